@@ -1,0 +1,5 @@
+import sys
+
+from kerasviz.cli import main
+
+sys.exit(main())

@@ -1,0 +1,39 @@
+"""The ``kerasviz`` command line.
+
+Each sub-command lives in its own module of this package with a ``register(subparsers)``
+function that adds its parser and sets ``func`` (called with the parsed args, returns an exit
+code). Library errors (:class:`kerasviz.KerasvizError`) end in one clear line on stderr and
+exit code 2, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+#: Sub-command modules, in the order ``kerasviz --help`` lists them.
+COMMANDS = ["demo", "classes", "fetch_weights"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kerasviz",
+        description="See what a Keras CNN has learned and why it decided.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"kerasviz.cli.{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from kerasviz.errors import KerasvizError
+    try:
+        return int(args.func(args) or 0)
+    except KerasvizError as exc:
+        print(f"kerasviz {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""Errors raised by kerasviz.
+
+Every error the library raises on purpose derives from :class:`KerasvizError`, and also from
+the built-in class a caller would naturally catch (``ValueError``, ``TypeError``,
+``FileNotFoundError``)::
+
+    KerasvizError (Exception)
+    ├── BackendError (RuntimeError)       Keras runs on a backend other than TensorFlow
+    ├── ImageError (ValueError)           unreadable, truncated, empty, oversized or invalid image
+    ├── WeightsNotFoundError (FileNotFoundError)   weights file in no cache and not downloadable
+    ├── ModelError (ValueError)           unknown model name, unsafe model file, unknown preprocessing,
+    │                                     model without a conv layer
+    ├── LayerNotFoundError (ValueError)   unknown layer name / index / pattern
+    ├── UnknownClassError (ValueError)    unknown ImageNet / model class name or id
+    ├── UnknownMethodError (ValueError)   unknown explanation method
+    └── TargetError (ValueError)          target that does not fit the model's outputs
+
+Messages follow one pattern: what is wrong, what was expected, what was received, and the
+closest valid options (see :func:`closest`).
+"""
+from __future__ import annotations
+
+import difflib
+from typing import Iterable
+
+
+class KerasvizError(Exception):
+    """Base class of every error kerasviz raises on purpose."""
+
+
+class BackendError(KerasvizError, RuntimeError):
+    """Keras is configured for a backend other than TensorFlow."""
+
+
+class ImageError(KerasvizError, ValueError):
+    """An image could not be read or is not a valid picture."""
+
+
+class WeightsNotFoundError(KerasvizError, FileNotFoundError):
+    """A weights file is in no cache folder and cannot be downloaded."""
+
+
+class ModelError(KerasvizError, ValueError):
+    """A model cannot be loaded or used as asked."""
+
+
+class LayerNotFoundError(KerasvizError, ValueError):
+    """A layer name, index or pattern matches no layer of the model."""
+
+
+class UnknownClassError(KerasvizError, ValueError):
+    """A class name or id is not known."""
+
+
+class UnknownMethodError(KerasvizError, ValueError):
+    """An explanation method name is not registered."""
+
+
+class TargetError(KerasvizError, ValueError):
+    """A target does not fit the model's outputs."""
+
+
+def closest(name: str, options: Iterable[str], n: int = 5) -> list[str]:
+    """Return up to ``n`` of ``options`` closest to ``name``, best first.
+
+    Substring matches come first (in the given order), then fuzzy matches by
+    :func:`difflib.get_close_matches`.
+    """
+    options = [str(o) for o in options]
+    key = str(name).lower()
+    subs = [o for o in options if key and key in o.lower()]
+    fuzzy = difflib.get_close_matches(str(name), options, n=n, cutoff=0.4)
+    out: list[str] = []
+    for o in subs + fuzzy:
+        if o not in out:
+            out.append(o)
+    return out[:n]
+
+
+def suggest(name: str, options: Iterable[str], n: int = 5) -> str:
+    """Format the closest options for an error message: ``"Closest: ['a', 'b']."``."""
+    options = list(options)
+    best = closest(name, options, n)
+    if best:
+        return f"Closest: {best}."
+    shown = options[:20]
+    more = f" (and {len(options) - 20} more)" if len(options) > 20 else ""
+    return f"Available: {shown}{more}."
