@@ -1,0 +1,389 @@
+"""Loading models offline: ``keras.applications`` with a weights cache, the shipped demo models,
+and user model files (with Keras' ``safe_mode``). Also each model's preprocessing.
+
+Weights of ``keras.applications`` models are looked up, in order, in: an explicit path, the
+folder ``$KERASVIZ_WEIGHTS_DIR`` (default: the repository's ``weights_cache/``), Keras' own cache
+(``$KERAS_HOME/models``, default ``~/.keras/models``), and only then downloaded (skipped when
+``KERASVIZ_OFFLINE=1``). File names and hashes are Keras' own: kerasviz asks the Keras
+constructor which file it wants instead of keeping a second list.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import threading
+import weakref
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from kerasviz.errors import ImageError, ModelError, WeightsNotFoundError, suggest
+
+REPO_WEIGHTS_CACHE = Path(__file__).resolve().parents[1] / "weights_cache"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What kerasviz knows about a model.
+
+    Attributes:
+        name: registry name (``"vgg16"``, ``"shapes"``) or the model's own name.
+        preprocess: ``f(float32 (N, H, W, 3) RGB in [0, 255]) -> model input``, or None if unknown.
+        deprocess: inverse of ``preprocess`` for display: model input -> ``uint8 (N, H, W, 3)``.
+        input_size: ``(H, W)`` the model expects, or None when any size works.
+        class_names: names of the output units: ``"imagenet"`` for the 1000 ImageNet classes,
+            a tuple of names, or None.
+        task: ``"classification"`` or ``"regression"``.
+    """
+    name: str
+    preprocess: Callable | None = None
+    deprocess: Callable | None = None
+    input_size: tuple[int, int] | None = None
+    class_names: Any = None
+    task: str = "classification"
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    """A ``keras.applications`` model kerasviz knows by name."""
+    constructor: str          # attribute of keras.applications, e.g. "VGG16"
+    module: str               # keras.applications sub-module with preprocess_input
+    mode: str                 # "caffe", "tf", "torch" or "none" (see deprocess_input)
+    input_size: tuple[int, int] = (224, 224)
+
+
+APPLICATIONS: dict[str, AppSpec] = {
+    "vgg16": AppSpec("VGG16", "vgg16", "caffe"),
+    "vgg19": AppSpec("VGG19", "vgg19", "caffe"),
+    "resnet50": AppSpec("ResNet50", "resnet50", "caffe"),
+    "mobilenet_v2": AppSpec("MobileNetV2", "mobilenet_v2", "tf"),
+    "inception_v3": AppSpec("InceptionV3", "inception_v3", "tf", (299, 299)),
+    "xception": AppSpec("Xception", "xception", "tf", (299, 299)),
+    "densenet121": AppSpec("DenseNet121", "densenet", "torch"),
+    "efficientnetb0": AppSpec("EfficientNetB0", "efficientnet", "none"),
+}
+
+_CAFFE_MEAN_BGR = np.array([103.939, 116.779, 123.68], np.float32)
+_TORCH_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
+_TORCH_STD = np.array([0.229, 0.224, 0.225], np.float32)
+
+
+def deprocess_input(x: Any, mode: str) -> np.ndarray:
+    """Invert a ``keras.applications`` ``preprocess_input`` of the given mode, for display.
+
+    Args:
+        x: model input ``(..., 3)``.
+        mode: ``"caffe"`` (BGR, mean-subtracted), ``"tf"`` ([-1, 1]), ``"torch"`` ([0, 1] then
+            ImageNet mean/std) or ``"none"`` (already [0, 255]); ``"unit"`` for [0, 1] input.
+
+    Returns:
+        ``uint8`` RGB array of the same shape.
+    """
+    x = np.asarray(x, np.float32)
+    if mode == "caffe":
+        x = (x + _CAFFE_MEAN_BGR)[..., ::-1]
+    elif mode == "tf":
+        x = (x + 1.0) * 127.5
+    elif mode == "torch":
+        x = (x * _TORCH_STD + _TORCH_MEAN) * 255.0
+    elif mode == "unit":
+        x = x * 255.0
+    elif mode != "none":
+        raise ModelError(f"Unknown preprocessing mode. Expected one of ['caffe', 'tf', 'torch', "
+                         f"'unit', 'none']. Received: mode={mode!r}")
+    return np.clip(x + 0.5, 0, 255).astype(np.uint8)
+
+
+_INFO: "weakref.WeakKeyDictionary[Any, ModelInfo]" = weakref.WeakKeyDictionary()
+
+
+def model_info(model) -> ModelInfo:
+    """What kerasviz knows about ``model`` (recorded by :func:`load_model`); a bare ModelInfo
+    with the model's input size for models it has not seen."""
+    if model in _INFO:
+        return _INFO[model]
+    return ModelInfo(name=model.name, input_size=model_input_size(model))
+
+
+def register_model(model, **info: Any):
+    """Record facts about a model (fields of :class:`ModelInfo`); returns the model."""
+    _INFO[model] = replace(model_info(model), **info)
+    return model
+
+
+def model_input_size(model) -> tuple[int, int] | None:
+    """``(H, W)`` of a model's image input when fixed, else None."""
+    try:
+        shape = tuple(model.inputs[0].shape)
+    except (AttributeError, IndexError, ValueError):
+        return None
+    if len(shape) == 4 and shape[1] and shape[2]:
+        return int(shape[1]), int(shape[2])
+    return None
+
+
+def available_models() -> list[str]:
+    """Names :func:`load_model` accepts besides file paths."""
+    from kerasviz.demo_models import DEMO_MODELS
+
+    return sorted(DEMO_MODELS) + sorted(APPLICATIONS)
+
+
+def load_model(name_or_path: Any, weights: Any = "imagenet", *, include_top: bool = True,
+               input_shape: tuple | None = None, safe_mode: bool = True,
+               preprocess: Callable | None = None, class_names: Any = None, **kwargs):
+    """Load a model by name, from a file, or register a model object.
+
+    Args:
+        name_or_path: a demo model (``"shapes"``, ``"sensors"``), a ``keras.applications`` name
+            (see :data:`APPLICATIONS`), a ``.keras`` / ``.h5`` file, or a ``keras.Model``.
+        weights: for applications: ``"imagenet"`` (found in the caches, see the module doc), a
+            path to a weights file, or None for random weights.
+        include_top, input_shape: passed to the ``keras.applications`` constructor.
+        safe_mode: Keras' safe mode for model files (refuses ``Lambda`` layers, which can run
+            arbitrary code). Pass False only for files you trust.
+        preprocess: for files and model objects: ``f(float32 (N, H, W, 3) RGB in [0, 255]) ->
+            model input`` (e.g. ``keras.applications.resnet50.preprocess_input``).
+        class_names: output unit names for files and model objects (``"imagenet"`` or a list).
+
+    Returns:
+        A ``keras.Model``; :func:`model_info` tells its preprocessing, input size and classes.
+
+    Raises:
+        WeightsNotFoundError: ImageNet weights in no cache folder and not downloadable.
+        ModelError: unknown name, missing file, or a file refused by safe mode.
+    """
+    import keras
+
+    if isinstance(name_or_path, keras.Model):
+        model = name_or_path
+        known = model_info(model)
+        return register_model(model, preprocess=preprocess or known.preprocess,
+                              class_names=class_names if class_names is not None else known.class_names)
+    key = str(name_or_path)
+    from kerasviz.demo_models import DEMO_MODELS
+
+    if key.lower() in DEMO_MODELS:
+        return _load_demo(key.lower())
+    if key.lower() in APPLICATIONS:
+        return _load_application(key.lower(), weights, include_top, input_shape, **kwargs)
+    path = Path(key).expanduser()
+    if path.suffix in (".keras", ".h5", ".hdf5") or path.exists():
+        return _load_file(path, safe_mode, preprocess, class_names)
+    raise ModelError(f"Unknown model {key!r}. Expected a model name or a .keras/.h5 file. "
+                     f"{suggest(key, available_models())}")
+
+
+def _load_demo(name: str):
+    from kerasviz import demo_models
+
+    spec = demo_models.DEMO_MODELS[name]
+    model = demo_models.load_demo_model(name)
+    return register_model(model, name=name, preprocess=demo_models.preprocess,
+                          deprocess=demo_models.deprocess, input_size=spec.input_size,
+                          class_names=tuple(spec.output_names), task=spec.task)
+
+
+def _load_file(path: Path, safe_mode: bool, preprocess, class_names):
+    import keras
+
+    if not path.exists():
+        raise ModelError(f"Model file '{path}' does not exist.")
+    try:
+        model = keras.models.load_model(path, compile=False, safe_mode=safe_mode)
+    except ValueError as exc:
+        if "safe_mode" in str(exc) or "Lambda" in str(exc):
+            raise ModelError(
+                f"Refused to load '{path}': it contains a Lambda layer (arbitrary Python code), "
+                f"which Keras' safe mode blocks. If you trust the file, load it with "
+                f"kerasviz.load_model(path, safe_mode=False) (CLI: --unsafe).") from None
+        raise ModelError(f"Could not load model file '{path}': {exc}") from None
+    except OSError as exc:
+        raise ModelError(f"Could not read model file '{path}': {exc}") from None
+    return register_model(model, name=path.stem, preprocess=preprocess, class_names=class_names)
+
+
+# --- keras.applications weights -------------------------------------------------------------
+
+_GET_FILE_LOCK = threading.Lock()
+
+
+def weights_dirs() -> list[Path]:
+    """Folders searched for weights, in order: ``$KERASVIZ_WEIGHTS_DIR`` (or the repository's
+    ``weights_cache/``), then Keras' cache ``$KERAS_HOME/models`` (``~/.keras/models``)."""
+    own = Path(os.environ["KERASVIZ_WEIGHTS_DIR"]) if os.environ.get("KERASVIZ_WEIGHTS_DIR") \
+        else REPO_WEIGHTS_CACHE
+    keras_home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
+    return [own.expanduser(), keras_home.expanduser() / "models"]
+
+
+@contextmanager
+def _patched_get_file(replacement: Callable):
+    """Route Keras' ``file_utils.get_file`` (which the applications call for their weights)
+    through ``replacement(original, fname, origin, **kwargs)`` for the duration of the block."""
+    from keras.src.utils import file_utils
+
+    original = file_utils.get_file
+    with _GET_FILE_LOCK:
+        file_utils.get_file = lambda fname=None, origin=None, **kw: replacement(original, fname, origin, **kw)
+        try:
+            yield
+        finally:
+            file_utils.get_file = original
+
+
+def _find_or_fetch(original, fname, origin, **kwargs):
+    for folder in weights_dirs():
+        if (folder / fname).is_file():
+            return str(folder / fname)
+    searched = [str(d) for d in weights_dirs()]
+    if os.environ.get("KERASVIZ_OFFLINE", "") not in ("", "0"):
+        raise WeightsNotFoundError(_missing_message(fname, searched, "KERASVIZ_OFFLINE is set"))
+    try:
+        return original(fname, origin, cache_dir=str(weights_dirs()[0].parent), cache_subdir=
+                        weights_dirs()[0].name, **{k: v for k, v in kwargs.items()
+                                                   if k not in ("cache_subdir", "cache_dir")})
+    except Exception as exc:  # Keras raises a bare Exception on a failed download
+        raise WeightsNotFoundError(_missing_message(fname, searched, str(exc).split(":")[0])) from None
+
+
+_CURRENT_APP = threading.local()
+
+
+def _missing_message(fname: str, searched: list[str], why: str) -> str:
+    name = getattr(_CURRENT_APP, "name", "MODEL")
+    return (f"Weights file {fname!r} not found and could not be downloaded ({why}). Searched: "
+            f"{searched} (the first is kerasviz's weights_cache; set KERASVIZ_WEIGHTS_DIR to use "
+            f"another folder). On a machine with internet run `kerasviz fetch-weights {name}` "
+            f"and copy {fname} into {searched[0]}, or pass weights=PATH.")
+
+
+def _load_application(name: str, weights, include_top: bool, input_shape, **kwargs):
+    import keras
+
+    spec = APPLICATIONS[name]
+    constructor = getattr(keras.applications, spec.constructor)
+    if weights is not None and weights != "imagenet" and not Path(str(weights)).is_file():
+        raise WeightsNotFoundError(f"Weights file '{weights}' does not exist. Expected "
+                                   f"weights='imagenet', None or an existing file.")
+    _CURRENT_APP.name = name
+    with _patched_get_file(_find_or_fetch):
+        model = constructor(weights=weights, include_top=include_top, input_shape=input_shape,
+                            **kwargs)
+    module = importlib.import_module(f"keras.applications.{spec.module}")
+    size = model_input_size(model) or (spec.input_size if include_top else None)
+    return register_model(
+        model, name=name, input_size=size,
+        preprocess=lambda x: np.asarray(module.preprocess_input(np.array(x, np.float32))),
+        deprocess=lambda x, mode=spec.mode: deprocess_input(x, mode),
+        class_names="imagenet" if include_top and (weights is not None) else None)
+
+
+def fetch_weights(name: str, include_top: bool = True) -> Path:
+    """Download a ``keras.applications`` model's ImageNet weights into the weights cache with
+    Keras' own downloader and hash check (needs internet). Returns the file's path."""
+    import keras
+
+    if name not in APPLICATIONS:
+        raise ModelError(f"Unknown application {name!r}. {suggest(name, APPLICATIONS)}")
+    fetched: list[str] = []
+
+    def fetch(original, fname, origin, **kwargs):
+        kwargs.pop("cache_dir", None)
+        kwargs.pop("cache_subdir", None)
+        folder = weights_dirs()[0]
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            fetched.append(original(fname, origin, cache_dir=str(folder.parent),
+                                    cache_subdir=folder.name, **kwargs))
+        except Exception as exc:
+            raise WeightsNotFoundError(f"Download of {fname!r} failed: {exc}. Copy the file "
+                                       f"into {folder} by hand instead.") from None
+        return fetched[-1]
+
+    with _patched_get_file(fetch):
+        getattr(keras.applications, APPLICATIONS[name].constructor)(weights="imagenet",
+                                                                    include_top=include_top)
+    return Path(fetched[-1])
+
+
+# --- preprocessing ---------------------------------------------------------------------------
+
+def preprocess(model, images: Any, *, preprocess: Callable | None = None) -> np.ndarray:
+    """Turn images into the model's input batch.
+
+    The rule: ``uint8`` arrays, file paths, bytes and PIL images are *raw images*: they are read
+    (:func:`kerasviz.load_image`), resized to the model's input size (area interpolation when
+    shrinking, bilinear when enlarging) and passed through the model's ``preprocess_input``.
+    Floating-point arrays are taken as *already preprocessed* model input and only checked.
+
+    Args:
+        model: a ``keras.Model`` (its preprocessing comes from :func:`model_info`).
+        images: one image or many (see :func:`kerasviz.load_images`), or a float batch.
+        preprocess: overrides the model's preprocessing function.
+
+    Returns:
+        ``float32 (N, H, W, C)`` model input.
+
+    Raises:
+        ImageError: bad images, NaN/Inf in a float batch, or a batch of the wrong size.
+        ModelError: raw images for a model whose preprocessing kerasviz does not know.
+    """
+    from kerasviz.images import as_uint8_batch
+
+    info = model_info(model)
+    if isinstance(images, np.ndarray) and np.issubdtype(images.dtype, np.floating) \
+            or _is_tensor(images):
+        x = np.asarray(images, np.float32)
+        x = x[None] if x.ndim == 3 else x
+        _check_batch(model, x)
+        return x
+    fn = preprocess or info.preprocess
+    if fn is None:
+        raise ModelError(
+            f"kerasviz does not know how model {info.name!r} expects its input. Pass "
+            f"preprocess=callable (uint8-range float32 RGB (N, H, W, 3) -> model input, e.g. "
+            f"keras.applications.resnet50.preprocess_input, or lambda x: x / 255), or pass "
+            f"already-preprocessed float32 images instead of uint8 ones.")
+    raw = as_uint8_batch(images, info.input_size)
+    x = np.asarray(fn(raw.astype(np.float32)), np.float32)
+    _check_batch(model, x)
+    return x
+
+
+def deprocess(model, x: Any) -> np.ndarray:
+    """Model input → ``uint8 (N, H, W, 3)`` RGB for display (inverse of :func:`preprocess`;
+    min-max scaling when the model's preprocessing is unknown)."""
+    info = model_info(model)
+    x = np.asarray(x, np.float32)
+    if info.deprocess is not None:
+        return info.deprocess(x)
+    lo, hi = float(x.min()), float(x.max())
+    return ((x - lo) / (hi - lo + 1e-12) * 255 + 0.5).astype(np.uint8)
+
+
+def _is_tensor(x) -> bool:
+    return hasattr(x, "dtype") and hasattr(x, "shape") and type(x).__module__.startswith("tensorflow")
+
+
+def _check_batch(model, x: np.ndarray) -> None:
+    if x.ndim != 4:
+        raise ImageError(f"Expected a batch of shape (N, H, W, C). Received: shape {x.shape}.")
+    if not np.isfinite(x).all():
+        raise ImageError("The input batch contains NaN or Inf values.")
+    try:
+        want = tuple(model.inputs[0].shape)[1:]
+    except (AttributeError, IndexError, ValueError):
+        return
+    if any(w is not None and w != g for w, g in zip(want, x.shape[1:])):
+        raise ImageError(f"Model {model.name!r} expects input of shape (N, {', '.join(map(str, want))}"
+                         f"). Received: {x.shape}. Pass uint8 images or file paths to have them "
+                         f"resized, or resize your float batch.")
+
+
+__all__ = ["ModelInfo", "APPLICATIONS", "load_model", "model_info", "register_model", "preprocess",
+           "deprocess", "deprocess_input", "fetch_weights", "weights_dirs", "available_models"]
+

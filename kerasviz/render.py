@@ -1,0 +1,136 @@
+"""Pure-numpy rendering: colormaps, overlays, grids, boxes and crops.
+
+Never imports TensorFlow or Keras: everything here takes and returns numpy arrays, so it is usable
+on results loaded from disk. Images are ``uint8 (H, W, 3)`` RGB; maps are ``float (H, W)``
+in [0, 1] unless stated.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+_CV2_COLORMAPS = {"jet": 2, "turbo": 20, "viridis": 16, "inferno": 14, "magma": 13, "hot": 11,
+                  "gray": None}
+
+
+def normalize(maps: np.ndarray, axis: tuple[int, ...] | None = None) -> np.ndarray:
+    """Min-max scale to [0, 1] over ``axis`` (per map for a batch ``(N, H, W)`` by default).
+    A constant map becomes all zeros."""
+    maps = np.asarray(maps, np.float32)
+    if axis is None:
+        axis = tuple(range(1, maps.ndim)) if maps.ndim >= 3 else tuple(range(maps.ndim))
+    lo = maps.min(axis=axis, keepdims=True)
+    span = maps.max(axis=axis, keepdims=True) - lo
+    return np.where(span > 0, (maps - lo) / np.where(span > 0, span, 1), 0).astype(np.float32)
+
+
+def to_uint8(x: np.ndarray) -> np.ndarray:
+    """``float`` in [0, 1] → ``uint8`` in [0, 255] (values outside are clipped)."""
+    return (np.clip(np.asarray(x, np.float32), 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def resize_map(m: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Bilinear resize of a ``(h, w)`` float map to ``size = (H, W)``."""
+    import cv2
+
+    m = np.asarray(m, np.float32)
+    if m.shape[:2] == tuple(size):
+        return m
+    return cv2.resize(m, (int(size[1]), int(size[0])), interpolation=cv2.INTER_LINEAR)
+
+
+def colorize(m: np.ndarray, colormap: str = "jet") -> np.ndarray:
+    """``(H, W)`` map in [0, 1] → ``uint8 (H, W, 3)`` RGB through an OpenCV colormap
+    (``jet``, ``turbo``, ``viridis``, ``inferno``, ``magma``, ``hot``, ``gray``)."""
+    import cv2
+
+    if colormap not in _CV2_COLORMAPS:
+        raise ValueError(f"Unknown colormap. Expected one of {list(_CV2_COLORMAPS)}. "
+                         f"Received: colormap={colormap!r}")
+    u8 = to_uint8(m)
+    if _CV2_COLORMAPS[colormap] is None:
+        return np.repeat(u8[..., None], 3, axis=2)
+    return cv2.applyColorMap(u8, _CV2_COLORMAPS[colormap])[..., ::-1].copy()
+
+
+def overlay(image: np.ndarray, m: np.ndarray, alpha: float = 0.4, colormap: str = "jet") -> np.ndarray:
+    """Blend a heatmap over an image: ``(1 - alpha)·image + alpha·colormap(map)``.
+
+    Args:
+        image: ``uint8 (H, W, 3)``.
+        m: ``(h, w)`` map in [0, 1], resized bilinearly to ``(H, W)``.
+
+    Returns:
+        ``uint8 (H, W, 3)``.
+    """
+    heat = colorize(resize_map(m, image.shape[:2]), colormap).astype(np.float32)
+    out = (1 - alpha) * image.astype(np.float32) + alpha * heat
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def box_from_map(m: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """Bounding box ``int32 [x0, y0, x1, y1]`` (x1, y1 exclusive) of the largest connected
+    region where ``map >= threshold``, the region holding the map's maximum preferred.
+    An all-zero map gives the whole image."""
+    import cv2
+
+    m = np.asarray(m, np.float32)
+    mask = (m >= threshold * m.max()).astype(np.uint8) if m.max() > 0 else np.ones_like(m, np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    peak = labels[np.unravel_index(np.argmax(m), m.shape)]
+    best = peak if peak > 0 else 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    x, y, w, h = stats[best, :4]
+    return np.array([x, y, x + w, y + h], np.int32)
+
+
+def crop(image: np.ndarray, m: np.ndarray, threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """The region a map points at.
+
+    Returns:
+        ``(masked, cropped)``: the image with pixels where ``map < threshold`` darkened to black
+        ``uint8 (H, W, 3)``, and the image cropped to :func:`box_from_map` ``uint8 (h, w, 3)``.
+    """
+    m = resize_map(m, image.shape[:2])
+    masked = np.where((m >= threshold * max(m.max(), 1e-12))[..., None], image, 0).astype(np.uint8)
+    x0, y0, x1, y1 = box_from_map(m, threshold)
+    return masked, image[y0:y1, x0:x1].copy()
+
+
+def draw_box(image: np.ndarray, box: Sequence[int], color=(255, 0, 0), thickness: int = 2) -> np.ndarray:
+    """Copy of ``image`` with a rectangle ``[x0, y0, x1, y1]`` drawn on it."""
+    import cv2
+
+    out = np.ascontiguousarray(image).copy()
+    x0, y0, x1, y1 = (int(v) for v in box)
+    cv2.rectangle(out, (x0, y0), (max(x0, x1 - 1), max(y0, y1 - 1)), tuple(int(c) for c in color),
+                  thickness)
+    return out
+
+
+def tile(images: Sequence[np.ndarray] | np.ndarray, cols: int = 16, pad: int = 1,
+         pad_value: int = 255) -> np.ndarray:
+    """Tile equally sized images ``(N, h, w[, 3])`` into one grid image, row by row.
+
+    Memory is one output array: ``rows·(h+pad) × cols·(w+pad)`` pixels.
+    """
+    images = np.asarray(images)
+    n, h, w = images.shape[:3]
+    cols = max(1, min(cols, n))
+    rows = -(-n // cols)
+    shape = (rows * (h + pad) - pad, cols * (w + pad) - pad) + images.shape[3:]
+    grid = np.full(shape, pad_value, dtype=images.dtype)
+    for i in range(n):
+        r, c = divmod(i, cols)
+        grid[r * (h + pad): r * (h + pad) + h, c * (w + pad): c * (w + pad) + w] = images[i]
+    return grid
+
+
+def save_png(path, image: np.ndarray) -> None:
+    """Write ``uint8 (H, W, 3)`` RGB or ``(H, W)`` grey to a PNG file (folders are created)."""
+    from pathlib import Path
+
+    from PIL import Image
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.asarray(image)).save(path)
