@@ -6,7 +6,7 @@ from kerasviz._backend import ensure_tensorflow_backend as _ensure_tensorflow_ba
 
 _ensure_tensorflow_backend()
 
-from kerasviz import datasets, imagenet, render  # noqa: E402
+from kerasviz import imagenet, render  # noqa: E402
 from kerasviz.errors import (  # noqa: E402
     BackendError, ImageError, KerasvizError, LayerNotFoundError, ModelError, TargetError,
     UnknownClassError, UnknownMethodError, WeightsNotFoundError)
@@ -21,7 +21,7 @@ __version__ = "0.1.0"
 __all__ = [
     "BackendError", "ImageError", "KerasvizError", "LayerNotFoundError", "ModelError",
     "TargetError", "UnknownClassError", "UnknownMethodError", "WeightsNotFoundError",
-    "datasets", "imagenet", "render",
+    "imagenet", "render",
     "decode_predictions", "load_image", "load_images", "layer_paths", "resolve_layer",
     "deprocess", "fetch_weights", "load_model", "model_info", "preprocess",
 ]
