@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -145,7 +146,12 @@ def _read_file(src, limit: int, background) -> np.ndarray:
     if not data:
         raise ImageError(f"Image file {name} is empty (0 bytes).")
     try:
-        pil = Image.open(io.BytesIO(data))
+        with warnings.catch_warnings():  # kerasviz applies its own pixel limit below
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            pil = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as exc:
+        raise ImageError(f"Image {name} is too large: {exc} Refused as a possible decompression "
+                         f"bomb (PIL.Image.MAX_IMAGE_PIXELS also applies).") from None
     except UnidentifiedImageError:
         rgb = _read_with_opencv(data)
         if rgb is None:

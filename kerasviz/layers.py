@@ -308,6 +308,8 @@ def tap_model(model: keras.Model, paths: Sequence[str] = (), *, logits: bool = F
 
     Returns:
         A Functional model sharing the user's weights; cached per (model, paths, logits).
+        Keras returns a bare tensor (not a list) when there is a single output: wrap the call's
+        result with :func:`as_list`.
     """
     key = (tuple(paths), bool(logits))
     cache = _TAP_CACHE.setdefault(model, {})
