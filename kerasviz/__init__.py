@@ -1,27 +1,54 @@
 """kerasviz: see what a Keras CNN has learned and why it decided.
 
-The public API is listed in ``__all__``; see the README for a tour.
+The public API is listed in ``__all__``. Names load lazily (PEP 562): ``import kerasviz`` is
+cheap and TensorFlow is imported on first use of a name that needs it. To add a public name,
+add one line to ``_API`` (name → module that defines it).
 """
+import importlib
+
 from kerasviz._backend import ensure_tensorflow_backend as _ensure_tensorflow_backend
+from kerasviz.errors import (
+    BackendError, ImageError, KerasvizError, LayerNotFoundError, ModelError, TargetError,
+    UnknownClassError, UnknownMethodError, WeightsNotFoundError)
 
 _ensure_tensorflow_backend()
 
-from kerasviz import imagenet, render  # noqa: E402
-from kerasviz.errors import (  # noqa: E402
-    BackendError, ImageError, KerasvizError, LayerNotFoundError, ModelError, TargetError,
-    UnknownClassError, UnknownMethodError, WeightsNotFoundError)
-from kerasviz.imagenet import decode_predictions  # noqa: E402
-from kerasviz.images import load_image, load_images  # noqa: E402
-from kerasviz.layers import layer_paths, resolve_layer  # noqa: E402
-from kerasviz.models import (  # noqa: E402
-    deprocess, fetch_weights, load_model, model_info, preprocess)
-
 __version__ = "0.1.0"
+
+#: public name -> module defining it (a module name maps to itself)
+_API = {
+    # submodules
+    "datasets": "kerasviz.datasets",
+    "imagenet": "kerasviz.imagenet",
+    "render": "kerasviz.render",
+    # foundations
+    "decode_predictions": "kerasviz.imagenet",
+    "load_image": "kerasviz.images",
+    "load_images": "kerasviz.images",
+    "layer_paths": "kerasviz.layers",
+    "resolve_layer": "kerasviz.layers",
+    "deprocess": "kerasviz.models",
+    "fetch_weights": "kerasviz.models",
+    "load_model": "kerasviz.models",
+    "model_info": "kerasviz.models",
+    "preprocess": "kerasviz.models",
+}
 
 __all__ = [
     "BackendError", "ImageError", "KerasvizError", "LayerNotFoundError", "ModelError",
     "TargetError", "UnknownClassError", "UnknownMethodError", "WeightsNotFoundError",
-    "imagenet", "render",
-    "decode_predictions", "load_image", "load_images", "layer_paths", "resolve_layer",
-    "deprocess", "fetch_weights", "load_model", "model_info", "preprocess",
+    *_API,
 ]
+
+
+def __getattr__(name):
+    if name not in _API:
+        raise AttributeError(f"module 'kerasviz' has no attribute {name!r}")
+    module = importlib.import_module(_API[name])
+    value = module if _API[name].endswith("." + name) else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
