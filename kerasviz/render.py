@@ -134,3 +134,8 @@ def save_png(path, image: np.ndarray) -> None:
 
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(np.asarray(image)).save(path)
+
+
+def resize_nearest(image: np.ndarray, factor: int) -> np.ndarray:
+    """Enlarge an image by an integer ``factor`` with nearest-neighbour (crisp pixels)."""
+    return np.repeat(np.repeat(np.asarray(image), factor, axis=0), factor, axis=1)
