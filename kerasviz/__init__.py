@@ -32,6 +32,9 @@ _API = {
     "load_model": "kerasviz.models",
     "model_info": "kerasviz.models",
     "preprocess": "kerasviz.models",
+    # explanations
+    "Output": "kerasviz.targets",
+    "as_target": "kerasviz.targets",
 }
 
 __all__ = [
