@@ -139,3 +139,20 @@ def save_png(path, image: np.ndarray) -> None:
 def resize_nearest(image: np.ndarray, factor: int) -> np.ndarray:
     """Enlarge an image by an integer ``factor`` with nearest-neighbour (crisp pixels)."""
     return np.repeat(np.repeat(np.asarray(image), factor, axis=0), factor, axis=1)
+
+
+def title_band(image: np.ndarray, text: str, height: int = 18, color=(0, 0, 0),
+               background: int = 255) -> np.ndarray:
+    """Copy of ``uint8 (H, W, 3)`` ``image`` with a band of ``height`` pixels above it holding
+    ``text`` (OpenCV's Hershey font, shrunk to fit the width). Returns ``uint8 (H+height, W, 3)``."""
+    import cv2
+
+    image = np.asarray(image)
+    band = np.full((height,) + image.shape[1:], background, np.uint8)
+    scale = min(height / 30.0, 1.0)
+    (tw, _), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+    if tw > image.shape[1] - 4:
+        scale *= (image.shape[1] - 4) / tw
+    cv2.putText(band, text, (2, height - 5), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                tuple(int(c) for c in color), 1, cv2.LINE_AA)
+    return np.concatenate([band, image.astype(np.uint8)], axis=0)
