@@ -8,15 +8,19 @@ Stable API (used by :func:`kerasviz.explain` and by the filter-pattern / class-m
 * :func:`as_target` — ``as_target(model, target, n=None, *, outputs=None) -> Target``, validated
   before any TensorFlow work.
 * :class:`Target` — ``target.score(outputs)`` maps the model's outputs (a list of tensors, one
-  per model output, batch first) to a ``(N,)`` tensor; ``target.output`` (output index),
-  ``target.units`` (``int32 (N,)`` or None), ``target.labels`` (a name per image) and
-  ``target.key`` (hashable: what a compiled graph must be specialised on).
+  per model output, batch first) to a ``(N,)`` tensor; ``target.resolve(outputs)`` gives the
+  units actually scored (``-1`` = top unit, resolved on these outputs); ``target.output`` (output
+  index), ``target.units`` (``int32 (N,)``, ``-1`` for "top unit", or None for a callable),
+  ``target.labels`` (a name per image), ``target.with_units(units)`` (the same target with
+  concrete units, e.g. after a first pass) and ``target.key`` (hashable: what a compiled graph
+  must be specialised on; the units themselves are a graph input).
 
 Accepted targets (``n`` = number of images):
 
 =========================  =========================================================================
-``None``                   the top unit of the first output, per image, fixed from a first forward
-                           pass (pass its results as ``outputs=``)
+``None``                   the top unit of the first output, per image, at the clean input: from
+                           ``outputs=`` when given, else resolved inside the compiled graph on
+                           the first forward pass (``units == -1`` until then)
 ``int``                    unit ``i`` of the first output (a class id), for every image
 ``str``                    a class name of the model (``model_info(model).class_names``, e.g.
                            ``"circle"``), else the name of an output layer (``"sensors"``), else an
@@ -36,7 +40,8 @@ see logits. Other activations (sigmoid regression heads) are kept. Outputs of ra
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import functools
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -81,6 +86,7 @@ class Target:
     labels: tuple[str, ...] = ()
     description: str = ""
     _single: bool = field(default=True, repr=False)  # model has a single output (callable arg)
+    _labeler: Callable | None = field(default=None, repr=False, compare=False)
 
     @property
     def key(self) -> tuple:
@@ -104,27 +110,55 @@ class Target:
             arg = outputs[0] if self._single else list(outputs)
             s = tf.convert_to_tensor(self.fn(arg))
             return tf.reshape(tf.cast(s, tf.float32), [-1])
-        units = self.units if units is None else units
-        return select(outputs[self.output], units)
+        return select(outputs[self.output], self.resolve(outputs, units))
+
+    def resolve(self, outputs: Sequence[Any], units: Any = None):
+        """The units scored on these outputs: ``-1`` entries become the top unit per image.
+
+        Returns:
+            ``int32 (N,)`` tensor (None for a callable target).
+        """
+        import tensorflow as tf
+
+        if self.fn is not None:
+            return None
+        units = tf.cast(self.units if units is None else units, tf.int32)
+        out = _as_2d(outputs[self.output])
+        top = tf.cast(tf.argmax(out, axis=-1), tf.int32)
+        return tf.where(units < 0, top, units)
+
+    def with_units(self, units: Any) -> "Target":
+        """The same target with concrete units ``int (N,)`` (labels and description updated)."""
+        if self.fn is not None:
+            return self
+        units = np.asarray(units, np.int32).reshape(-1)
+        labels = tuple(self._labeler(int(u)) for u in units) if self._labeler else self.labels
+        desc = self.description.split(":")[0] + ": " + ", ".join(dict.fromkeys(labels))
+        return replace(self, units=units, labels=labels, description=desc)
 
     def chunk(self, start: int, stop: int) -> "Target":
         """The same target for images ``start:stop`` of the batch."""
         if self.units is None:
             return self
-        return Target(self.output, self.units[start:stop], self.fn,
-                      self.labels[start:stop], self.description, self._single)
+        return replace(self, units=self.units[start:stop], labels=self.labels[start:stop])
 
 
-def select(out, units):
-    """``out`` ``(N, ..., units)`` tensor, ``units`` ``(N,)`` ints → ``float32 (N,)``."""
+def _as_2d(out):
     import tensorflow as tf
 
     out = tf.cast(out, tf.float32)
     if out.shape.rank == 1:
-        out = out[:, None]
-    elif out.shape.rank > 2:
-        out = tf.reduce_mean(out, axis=list(range(1, out.shape.rank - 1)))
-    return tf.gather(out, tf.cast(units, tf.int32), axis=1, batch_dims=1)
+        return out[:, None]
+    if out.shape.rank > 2:
+        return tf.reduce_mean(out, axis=list(range(1, out.shape.rank - 1)))
+    return out
+
+
+def select(out, units):
+    """``out`` ``(N, ..., units)`` tensor, ``units`` ``(N,)`` non-negative ints → ``float32 (N,)``."""
+    import tensorflow as tf
+
+    return tf.gather(_as_2d(out), tf.cast(units, tf.int32), axis=1, batch_dims=1)
 
 
 # --- model facts ------------------------------------------------------------------------------
@@ -240,14 +274,14 @@ def as_target(model, target: Any = None, n: int | None = None, *,
         n: number of images; None takes the length of a list target, else 1.
         outputs: the model's outputs on the images (list of arrays, one per output, batch
             first), needed only where the top unit per image is asked for (``target=None`` or
-            ``Output(..., unit=None)`` on a multi-unit output).
+            ``Output(..., unit=None)`` on a multi-unit output). Without them such units are
+            ``-1`` and resolved on the outputs a later :meth:`Target.score` sees.
 
     Returns:
         :class:`Target`.
 
     Raises:
-        TargetError: bad output index / name, unit out of range, list of the wrong length, or a
-            top-unit target without ``outputs``.
+        TargetError: bad output index / name, unit out of range, or a list of the wrong length.
         UnknownClassError: unknown class name; the message lists the closest names.
     """
     units_all = _output_units(model)
@@ -275,10 +309,13 @@ def as_target(model, target: Any = None, n: int | None = None, *,
     n = 1 if n is None else int(n)
     if unit is None and n_units == 1:
         unit = 0
+    labeler = functools.partial(_label, model, output)
+    if unit is None and outputs is None:
+        units = np.full(n, -1, np.int32)
+        return Target(output, units, None, ("top",) * n,
+                      f"output {output_names(model)[output]!r}, top unit per image: (not yet run)",
+                      single, labeler)
     if unit is None:
-        if outputs is None:
-            raise TargetError("The top unit per image needs the model's outputs on the images "
-                              "(pass outputs=...), or give an explicit target.")
         out = np.asarray(outputs[output], np.float32)
         out = out.reshape(out.shape[0], -1, out.shape[-1]).mean(axis=1) if out.ndim > 2 else out
         if len(out) != n:
@@ -289,9 +326,9 @@ def as_target(model, target: Any = None, n: int | None = None, *,
         seq = unit if isinstance(unit, list) else [unit] * n
         units = np.array([_resolve_unit(model, output, u, n_units) for u in seq], np.int32)
         how = "given"
-    labels = tuple(_label(model, output, int(u)) for u in units)
+    labels = tuple(labeler(int(u)) for u in units)
     desc = f"output {output_names(model)[output]!r}, {how}: " + ", ".join(dict.fromkeys(labels))
-    return Target(output, units, None, labels, desc, single)
+    return Target(output, units, None, labels, desc, single, labeler)
 
 
 def _names_a_class(model, text: str) -> bool:

@@ -40,8 +40,14 @@ def test_none_is_top_unit_per_image_from_given_outputs():
     outs = [np.array([[0, 5, 1], [9, 0, 0]], np.float32), np.zeros((2, 5), np.float32)]
     t = as_target(m, None, n=2, outputs=outs)
     assert t.units.tolist() == [1, 0] and t.output == 0
-    with pytest.raises(TargetError, match="outputs"):
-        as_target(m, None, n=2)
+    lazy = as_target(m, None, n=2)  # resolved on the outputs the score sees
+    assert lazy.units.tolist() == [-1, -1]
+    a = tf.constant(outs[0])
+    np.testing.assert_array_equal(lazy.resolve([a, outs[1]]).numpy(), [1, 0])
+    np.testing.assert_allclose(lazy.score([a, outs[1]]).numpy(), [5, 9])
+    np.testing.assert_allclose(lazy.score([a, outs[1]], units=tf.constant([2, -1])).numpy(), [1, 9])
+    done = lazy.with_units([1, 0])
+    assert done.units.tolist() == [1, 0] and done.labels == ("cls[1]", "cls[0]")
 
 
 def test_output_by_name_and_index_with_unit():
