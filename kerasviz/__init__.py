@@ -21,6 +21,8 @@ _API = {
     "datasets": "kerasviz.datasets",
     "imagenet": "kerasviz.imagenet",
     "render": "kerasviz.render",
+    "features": "kerasviz.features",
+    "patterns": "kerasviz.patterns",
     # foundations
     "decode_predictions": "kerasviz.imagenet",
     "load_image": "kerasviz.images",
@@ -33,8 +35,17 @@ _API = {
     "model_info": "kerasviz.models",
     "preprocess": "kerasviz.models",
     # explanations
+    "Explanation": "kerasviz.explanation",
     "Output": "kerasviz.targets",
     "as_target": "kerasviz.targets",
+    "explain": "kerasviz.explainer",
+    "methods": "kerasviz.methods",
+    # inside the network
+    "activations": "kerasviz.features",
+    "layer_stats": "kerasviz.features",
+    "channel_grid": "kerasviz.features",
+    "filter_weights": "kerasviz.features",
+    "filter_patterns": "kerasviz.patterns",
 }
 
 __all__ = [

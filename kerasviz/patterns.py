@@ -1,0 +1,592 @@
+"""Filter patterns and class models by gradient ascent in input space.
+
+What input makes filter ``f`` of a layer fire most? Start from a grey, slightly noisy picture and
+change it, step by step, along the gradient of the filter's mean activation. The same machinery
+maximises an output unit of a classifier (a *class model*, Simonyan et al. 2013).
+
+Two recipes:
+
+* ``"book"`` — the Keras book's (Chollet, *Deep Learning with Python*, 1st ed. §5.4.2), batched.
+  :data:`BOOK_2ND_EDITION` and :data:`KERAS_IO` hold the 2nd-edition (§9.4.2) and keras.io
+  ("Visualizing what convnets learn") parameters.
+* ``"lucid"`` — better-looking patterns after Olah, Mordvintsev & Schubert, "Feature
+  Visualization", Distill 2017: a decorrelated-colour, frequency-scaled (Fourier) image
+  parameterisation, random jitter / scale / rotation at every step, several octaves, Adam.
+
+Model-agnostic by construction: the image being optimised is always **raw RGB in [0, 255]
+units**, and the model's own preprocessing (an affine map per channel for every
+``keras.applications`` model: caffe / tf / torch / none, and ``x / 255`` for the shipped models)
+is applied inside the graph. Step sizes therefore mean the same on VGG16 (where it reproduces
+the book exactly: caffe preprocessing is a channel swap and a shift), ResNet, MobileNet or the
+shipped ``shapes`` model. By default the objective is the layer's *pre-activation* (its fused
+ReLU or following standalone activation removed, as Lucid's ``*_pre_relu`` objectives): a grey
+start image leaves many ReLU filters at exactly zero, where the post-ReLU gradient is zero and the
+book's loop would not move (the familiar "grey squares" on ResNet / MobileNet).
+
+Every filter gets its own random numbers from ``numpy.random.default_rng([seed, filter])``,
+and samples of a batch do not interact (inference mode, per-sample gradient normalisation,
+element-wise Adam), so the pattern of filter ``k`` does not depend on which other filters share
+its batch.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+import weakref
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from kerasviz import layers as _layers
+from kerasviz.errors import LayerNotFoundError, ModelError, TargetError
+
+__all__ = ["filter_patterns", "optimize_patterns", "Patterns", "BOOK_2ND_EDITION", "KERAS_IO",
+           "RECIPES"]
+
+RECIPES = ("book", "lucid")
+
+#: Parameters of *Deep Learning with Python*, 2nd ed. §9.4.2 (Xception, input in [-1, 1]):
+#: start ``uniform(0.4, 0.6)`` in input units (= 178.5…204 raw), loss over the interior without
+#: a 2-px border, L2-normalised gradient, learning rate 10 in input units (= 1275 raw units),
+#: 30 steps, 200×200, deprocessed with std 0.15 and a 25-px crop.
+BOOK_2ND_EDITION = dict(init=(178.5, 204.0), border=2, grad_norm="l2", step_size=1275.0,
+                        steps=30, size=200, crop=25, display_std=0.15)
+
+#: keras.io "Visualizing what convnets learn" (ResNet50V2, input in [-1, 1]): start
+#: ``(uniform(0, 1) - 0.5) · 0.25`` in input units (= 111.6…143.4 raw), otherwise as
+#: :data:`BOOK_2ND_EDITION` but 180×180.
+KERAS_IO = dict(BOOK_2ND_EDITION, init=(111.6, 143.4), size=180)
+
+_BOOK = dict(init=(128.0, 148.0), border=0, grad_norm="rms", step_size=1.0, steps=40, size=150,
+             crop=0, display_std=0.1)
+_LUCID = dict(steps=192, size=128, octaves=3, octave_scale=1.4, lr=0.05, jitter=8, scale=0.05,
+              rotate=10.0, decay_power=1.0, border=0, crop=0)
+_COMMON = ("tv", "l2")
+
+# Colour correlation of ImageNet (Lucid's ``color_correlation_svd_sqrt``), column-normalised.
+_COLOR = np.array([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]], np.float32)
+_COLOR /= np.max(np.linalg.norm(_COLOR, axis=0))
+
+_ACTIVATION_LAYERS = ("Activation", "ReLU", "Softmax", "LeakyReLU", "ELU")
+
+
+@dataclass
+class Patterns:
+    """Result of :func:`optimize_patterns`.
+
+    Attributes:
+        images: ``uint8 (F, H', W', 3)`` RGB patterns for display (``H' = size - 2·crop``).
+        units: ``int32 (F,)`` the filter (or class) index of each pattern.
+        layer: path of the layer whose filters were maximised.
+        recipe: ``"book"`` or ``"lucid"``.
+        inputs: ``float32 (F, size, size, 3)`` the optimised images, raw RGB in [0, 255] units
+            (book: not clipped; lucid: inside [0, 255]), before the model's preprocessing.
+        score_start, score_end: ``float32 (F,)`` the objective (mean pre-activation of the filter
+            over the interior, or the unit's logit) at the start and the end.
+        activation_start, activation_end: ``float32 (F,)`` the same for the layer's actual
+            output (after its activation: ReLU, softmax probability…).
+    """
+    images: np.ndarray
+    units: np.ndarray
+    layer: str
+    recipe: str
+    inputs: np.ndarray
+    score_start: np.ndarray
+    score_end: np.ndarray
+    activation_start: np.ndarray
+    activation_end: np.ndarray
+
+
+# --- the objective sub-model ------------------------------------------------------------------
+
+_OBJECTIVE_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_STEP_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _objective_model(model, path: str, pre_activation: bool):
+    """``(sub_model, post_fn)``: a model from the inputs to the layer ``path`` only (nothing
+    after it is computed), with the layer's activation removed when ``pre_activation``;
+    ``post_fn`` maps that output to the layer's real output (identity when nothing was removed).
+    Cached per (model, path, pre_activation)."""
+    import keras
+
+    cache = _OBJECTIVE_CACHE.setdefault(model, {})
+    key = (path, bool(pre_activation))
+    if key in cache:
+        return cache[key]
+    removed: list[Callable] = []
+
+    def override(p, layer):
+        if p != path:
+            return None
+        if type(layer).__name__ in _ACTIVATION_LAYERS:
+            removed.append(layer)
+            return lambda x, *a, **k: x
+        if _layers.activation_name(layer) not in (None, "linear"):
+            removed.append(layer.activation)
+            return _layers.WithActivation(layer, keras.activations.linear)
+        return None
+
+    flat = _layers.flatten(model, override if pre_activation else None)
+    if path not in flat.taps:
+        raise LayerNotFoundError(f"No layer {path!r} in model {model.name!r}.")
+    inputs = flat.inputs[0] if len(flat.inputs) == 1 else flat.inputs
+    sub = keras.Model(inputs, flat.taps[path], name=f"{model.name}_objective")
+    post = removed[0] if removed else (lambda t: t)
+    cache[key] = (sub, post)
+    return cache[key]
+
+
+def _input_affine(model, preprocess) -> tuple[np.ndarray, np.ndarray]:
+    """The model's preprocessing as ``x = raw @ A.T + b`` (raw RGB in [0, 255]); probed on a few
+    images and checked to be affine. Unknown preprocessing: identity, with a warning."""
+    from kerasviz.models import model_info
+
+    fn = preprocess or model_info(model).preprocess
+    if fn is None:
+        warnings.warn(f"kerasviz does not know how model {model.name!r} preprocesses its input; "
+                      f"assuming it takes RGB in [0, 255]. Pass preprocess=callable (e.g. "
+                      f"lambda x: x / 255) or register it with kerasviz.load_model(model, "
+                      f"preprocess=...).", stacklevel=3)
+        return np.eye(3, dtype=np.float32), np.zeros(3, np.float32)
+    probe = np.zeros((5, 2, 2, 3), np.float32)
+    for c in range(3):
+        probe[c + 1, ..., c] = 255.0
+    probe[4] = np.array([[[37.0, 201.0, 90.0], [250.0, 3.0, 128.0]]] * 2)
+    out = np.asarray(fn(probe.copy()), np.float32)
+    if out.shape[:3] != probe.shape[:3]:
+        raise ModelError(f"The model's preprocessing changes the image size ({probe.shape} -> "
+                         f"{out.shape}); filter patterns need an element-wise preprocessing.")
+    b = out[0, 0, 0]
+    A = np.stack([(out[c + 1, 0, 0] - b) / 255.0 for c in range(3)], axis=1)   # (C, 3)
+    if not np.allclose(probe[4] @ A.T + b, out[4], rtol=1e-4, atol=1e-4 * (np.abs(out).max() + 1)):
+        raise ModelError(f"The preprocessing of model {model.name!r} is not an affine map per "
+                         f"pixel, which filter patterns need (to apply it inside the graph). Pass "
+                         f"preprocess=lambda x: ... with a scale and shift per channel.")
+    return A.astype(np.float32), b.astype(np.float32)
+
+
+# --- compiled steps ---------------------------------------------------------------------------
+
+def _objective(out, units, border: int):
+    """``out`` (F, h, w, C) or (F, C) → per-sample mean of channel ``units[i]`` over the
+    interior (``border`` pixels cut off each side, when the map is big enough)."""
+    import tensorflow as tf
+
+    if out.shape.rank == 4:
+        h, w = out.shape[1], out.shape[2]
+        if border and h is not None and w is not None and h > 2 * border and w > 2 * border:
+            out = out[:, border:h - border, border:w - border, :]
+        out = tf.reduce_mean(out, axis=[1, 2])
+    return tf.gather(out, units, axis=1, batch_dims=1)
+
+
+def _penalties(img01, tv, l2):
+    """Per-sample total variation and L2 (around grey) of an image in [0, 1] units."""
+    import tensorflow as tf
+
+    dy = tf.reduce_mean(tf.abs(img01[:, 1:] - img01[:, :-1]), axis=[1, 2, 3])
+    dx = tf.reduce_mean(tf.abs(img01[:, :, 1:] - img01[:, :, :-1]), axis=[1, 2, 3])
+    return tv * (dx + dy) + l2 * tf.reduce_mean(tf.square(img01 - 0.5), axis=[1, 2, 3])
+
+
+def _freq_scale(s: int, decay_power):
+    """Lucid's spectrum scale ``s / max(f, 1/s) ** decay_power`` for an ``s × s`` image."""
+    freqs = np.sqrt(np.fft.fftfreq(s)[:, None] ** 2 + np.fft.rfftfreq(s)[None, :] ** 2)
+    return (s / np.maximum(freqs, 1.0 / s)).astype(np.float32) ** decay_power
+
+
+def _spectrum_to_image(spectrum, s: int, decay_power):
+    """Lucid's parameterisation: spectrum ``(F, 2, 3, s, s//2+1)`` (real, imaginary) →
+    ``float32 (F, s, s, 3)`` in (0, 1): frequency-scaled inverse FFT, /4, colour
+    decorrelation, sigmoid."""
+    import tensorflow as tf
+
+    scale = tf.constant(_freq_scale(s, 1.0)) ** decay_power
+    img = tf.signal.irfft2d(tf.complex(spectrum[:, 0] * scale, spectrum[:, 1] * scale),
+                            fft_length=[s, s])                              # (F, 3, s, s)
+    img = tf.transpose(img, [0, 2, 3, 1]) / 4.0
+    return tf.sigmoid(tf.einsum("nhwc,dc->nhwd", img, tf.constant(_COLOR)))
+
+
+def _lucid_param_from_image(img01: np.ndarray, s: int, decay_power: float) -> np.ndarray:
+    """Inverse of :func:`_spectrum_to_image`: ``float (F, s, s, 3)`` in (0, 1) → spectrum
+    ``(F, 2, 3, s, s//2+1)`` that renders it (carries an image on to the next octave)."""
+    p = np.clip(img01, 1e-3, 1 - 1e-3).astype(np.float64)
+    t = np.log(p / (1 - p)) @ np.linalg.inv(_COLOR).T * 4.0            # undo sigmoid, colour, /4
+    spec = np.fft.rfft2(np.moveaxis(t, -1, 1), s=(s, s)) / _freq_scale(s, decay_power)
+    return np.stack([spec.real, spec.imag], axis=1).astype(np.float32)
+
+
+def _transform(img, t):
+    """Per-sample jitter / scale / rotation about the image centre, bilinear, reflected borders.
+
+    Args:
+        img: ``float32 (F, H, W, C)``.
+        t: ``float32 (F, 4)``: ``dx, dy`` (pixels), scale factor, angle (radians).
+    """
+    import tensorflow as tf
+
+    h, w = img.shape[1], img.shape[2]
+    cx, cy = (w - 1) / 2.0, (h - 1) / 2.0
+    dx, dy, sc, ang = t[:, 0], t[:, 1], t[:, 2], t[:, 3]
+    c, sn = tf.cos(ang) / sc, tf.sin(ang) / sc
+    ux, uy = cx + dx, cy + dy
+    zero = tf.zeros_like(c)
+    # output pixel (x, y) samples input R(-ang) / sc · ((x, y) - centre - (dx, dy)) + centre
+    m = tf.stack([c, sn, cx - c * ux - sn * uy, -sn, c, cy + sn * ux - c * uy, zero, zero], axis=1)
+    return tf.raw_ops.ImageProjectiveTransformV3(
+        images=img, transforms=m, output_shape=[h, w], fill_value=0.0,
+        interpolation="BILINEAR", fill_mode="REFLECT")
+
+
+
+def _graphs(model, path: str, pre_activation: bool, recipe: str, size: int, border: int,
+            grad_norm: str, A: np.ndarray, b: np.ndarray, param_size: int = 0):
+    """Compiled ``step`` and ``evaluate`` functions, cached per (model, layer, recipe, shapes,
+    structural options). Numbers that may change between calls (step size, penalties, random
+    transforms) are graph inputs, so they never cause a re-trace."""
+    import tensorflow as tf
+
+    key = (path, bool(pre_activation), recipe, size, border, grad_norm, param_size,
+           A.tobytes(), b.tobytes())
+    cache = _STEP_CACHE.setdefault(model, {})
+    if key in cache:
+        return cache[key]
+    sub, post = _objective_model(model, path, pre_activation)
+    At, bt = tf.constant(A.T), tf.constant(b)
+
+    def forward(raw, units):
+        out = sub(tf.einsum("nhwc,cd->nhwd", raw, At) + bt, training=False)
+        return _objective(out, units, border), _objective(post(out), units, border)
+
+    spec_img = tf.TensorSpec((None, size, size, 3), tf.float32)
+    spec_units = tf.TensorSpec((None,), tf.int32)
+    scalar = tf.TensorSpec((), tf.float32)
+
+    @tf.function(input_signature=[spec_img, spec_units], reduce_retracing=True)
+    def evaluate(raw, units):
+        return forward(raw, units)
+
+    if recipe == "book":
+        @tf.function(input_signature=[spec_img, spec_units, scalar, scalar, scalar])
+        def step(raw, units, step_size, tv, l2):
+            with tf.GradientTape() as tape:
+                tape.watch(raw)
+                score, _ = forward(raw, units)
+                loss = tf.reduce_sum(score - _penalties(raw / 255.0, tv, l2))
+            g = tape.gradient(loss, raw)
+            if grad_norm == "rms":  # 1st edition: g / (RMS(g) + 1e-5), per sample
+                g = g / (tf.sqrt(tf.reduce_mean(tf.square(g), axis=[1, 2, 3], keepdims=True)) + 1e-5)
+            else:                   # 2nd edition: tf.math.l2_normalize, per sample
+                g = tf.math.l2_normalize(g, axis=[1, 2, 3])
+            return raw + step_size * g, score
+    else:
+        s = param_size
+
+        def to_image(spectrum, decay_power):
+            img = _spectrum_to_image(spectrum, s, decay_power)
+            return img if s == size else tf.image.resize(img, (size, size), "bilinear")
+
+        pspec = tf.TensorSpec((None, 2, 3, s, s // 2 + 1), tf.float32)
+
+        @tf.function(input_signature=[pspec, scalar])
+        def render(spectrum, decay_power):
+            return to_image(spectrum, decay_power) * 255.0
+
+        @tf.function(input_signature=[pspec, pspec, pspec, scalar, spec_units,
+                                      tf.TensorSpec((None, 4), tf.float32)] + [scalar] * 4)
+        def step(spectrum, m, v, t, units, tr, lr, decay_power, tv, l2):
+            with tf.GradientTape() as tape:
+                tape.watch(spectrum)
+                img = to_image(spectrum, decay_power)
+                score, _ = forward(_transform(img, tr) * 255.0, units)
+                loss = tf.reduce_sum(score - _penalties(img, tv, l2))
+            g = tape.gradient(loss, spectrum)
+            m = 0.9 * m + 0.1 * g                                   # Adam (ascent), per element
+            v = 0.999 * v + 0.001 * tf.square(g)
+            m_hat, v_hat = m / (1 - 0.9 ** t), v / (1 - 0.999 ** t)
+            return spectrum + lr * m_hat / (tf.sqrt(v_hat) + 1e-8), m, v, score
+
+        step = (step, render)
+    cache[key] = (step, evaluate)
+    return cache[key]
+
+
+# --- public API -------------------------------------------------------------------------------
+
+def _resolve_units(model, layer, filters, target) -> tuple[str, np.ndarray]:
+    if target is not None:
+        from kerasviz.targets import as_target
+
+        if filters is not None:
+            raise TargetError("Give either filters= (units of a layer) or target= (classes of "
+                              f"the output), not both. Received: filters={filters!r}, "
+                              f"target={target!r}")
+        tgt = as_target(model, list(target) if isinstance(target, (list, tuple, range, np.ndarray))
+                        else target)
+        if tgt.units is None:
+            raise TargetError("Class-model visualisation needs class ids or names (or "
+                              "Output(i, unit)); a callable target is not supported here.")
+        out_path = _layers.output_layer_paths(model)[tgt.output]
+        if layer is not None and _layers.resolve_layer(model, layer) != out_path:
+            raise TargetError(f"target= maximises an output unit; layer must be None or the "
+                              f"output layer {out_path!r}. Received: layer={layer!r}")
+        return out_path, np.asarray(tgt.units, np.int32)
+    path = _layers.resolve_layer(model, layer)
+    row = next(r for r in _layers.layer_table(model) if r.path == path)
+    if len(row.output_shape) not in (2, 4):
+        raise LayerNotFoundError(
+            f"Layer {path!r} has output shape {row.output_shape}; filter patterns need a 4-D "
+            f"(N, h, w, c) feature map or a 2-D (N, units) output.")
+    n = row.output_shape[-1]
+    if filters is None:
+        units = np.arange(n)
+    elif isinstance(filters, slice):
+        units = np.arange(n)[filters]
+    else:
+        units = np.atleast_1d(np.asarray(list(filters) if isinstance(filters, range) else filters))
+        if units.dtype.kind not in "iu" or units.size == 0 or units.min() < 0 or units.max() >= n:
+            raise ValueError(f"Expected filter indices in [0, {n}) for layer {path!r} "
+                             f"({n} filters). Received: filters={filters!r}")
+    if units.size == 0:
+        raise ValueError(f"No filters selected. Received: filters={filters!r}")
+    return path, units.astype(np.int32)
+
+
+def _auto_batch(model, path: str, size: int, memory_mb: float) -> int:
+    """Samples per chunk so that the activations up to ``path`` (kept for the backward pass,
+    ×3 for gradients and temporaries) fit in ``memory_mb``. Unknown spatial sizes count as the
+    full input size (an over-estimate)."""
+    per = 0
+    for r in _layers.layer_table(model):
+        dims = [d if d is not None else size for d in r.output_shape[1:]]
+        per += int(np.prod(dims)) if dims else 1
+        if r.path == path:
+            break
+    per = (per + size * size * 3) * 4 * 3
+    return int(max(1, min(256, memory_mb * 2 ** 20 // per)))
+
+
+def optimize_patterns(model, layer: Any = None, filters: Any = None, *, recipe: str = "book",
+                      target: Any = None, steps: int | None = None, size: int | None = None,
+                      seed: int = 0, pre_activation: bool = True, batch_size: int | None = None,
+                      memory_mb: float = 1024, progress: bool | None = None, preprocess=None,
+                      **options) -> Patterns:
+    """Gradient ascent in input space for many filters at once; the full result.
+
+    See :func:`filter_patterns` for the arguments. Returns :class:`Patterns` (the uint8 images
+    plus the optimised float images and the objective / activation before and after).
+    """
+    if recipe not in RECIPES:
+        from kerasviz.errors import UnknownMethodError, suggest
+
+        raise UnknownMethodError(f"Unknown recipe. Expected one of {list(RECIPES)}. Received: "
+                                 f"recipe={recipe!r}. {suggest(str(recipe), RECIPES)}")
+    defaults = dict(_BOOK if recipe == "book" else _LUCID, tv=0.0, l2=0.0)
+    unknown = sorted(set(options) - set(defaults))
+    if unknown:
+        from kerasviz.errors import suggest
+
+        raise TypeError(f"Unknown option {unknown[0]!r} for recipe {recipe!r}. Expected some of "
+                        f"{sorted(defaults)}. {suggest(unknown[0], defaults)}")
+    opt = {**defaults, **options}
+    if steps is not None:
+        opt["steps"] = steps
+    if not isinstance(opt["steps"], (int, np.integer)) or opt["steps"] < 0:
+        raise ValueError(f"Expected steps to be an integer >= 0. Received: steps={opt['steps']!r}")
+    if not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"Expected an integer seed. Received: seed={seed!r}")
+    path, units = _resolve_units(model, layer, filters, target)
+    fixed = _fixed_input_size(model)
+    if size is None:
+        size = fixed or opt["size"]
+    elif fixed and int(size) != fixed:
+        raise ValueError(f"Model {model.name!r} takes {fixed}×{fixed} images only. Expected "
+                         f"size={fixed} or None. Received: size={size!r}")
+    size = int(size)
+    if size < 8 or size <= 2 * opt["crop"]:
+        raise ValueError(f"Expected size >= 8 and > 2·crop ({2 * opt['crop']}). Received: size={size}")
+    A, b = _input_affine(model, preprocess)
+    batch = int(batch_size) if batch_size else _auto_batch(model, path, size, memory_mb)
+    run = _run_book if recipe == "book" else _run_lucid
+
+    from tqdm.auto import tqdm
+
+    chunks = [units[i:i + batch] for i in range(0, len(units), batch)]
+    per_chunk = opt["steps"] if recipe == "book" else opt["steps"] + opt["octaves"]
+    bar = tqdm(total=len(chunks) * per_chunk, desc=f"patterns {path}", unit="step",
+               disable=None if progress is None else not progress, leave=False)
+    parts = []
+    try:
+        for chunk in chunks:
+            parts.append(run(model, path, chunk, size, seed, opt, pre_activation, A, b, bar))
+    finally:
+        bar.close()
+    raw, s0, s1, a0, a1 = (np.concatenate(p) for p in zip(*parts))
+    images = _display(raw, opt) if recipe == "book" else _to_uint8(raw, opt["crop"])
+    return Patterns(images, units, path, recipe, raw, s0, s1, a0, a1)
+
+
+def filter_patterns(model, layer: Any = None, filters: Any = None, *, recipe: str = "book",
+                    target: Any = None, steps: int | None = None, size: int | None = None,
+                    seed: int = 0, pre_activation: bool = True, batch_size: int | None = None,
+                    memory_mb: float = 1024, progress: bool | None = None, preprocess=None,
+                    **options) -> np.ndarray:
+    """The input patterns that maximise filters of a layer (or classes of the output), by
+    gradient ascent in input space, many filters per compiled graph.
+
+    ``recipe="book"`` (*Deep Learning with Python*, 1st ed. §5.4.2): start from
+    ``uniform(0, 1) · 20 + 128`` grey noise (raw pixels), loss = mean activation of the filter,
+    gradient divided by its RMS (+1e-5), 40 steps of size 1, then deprocessed: standardised to
+    mean 0, std 0.1 around 0.5, clipped to [0, 1], ×255; 150×150 when the model takes any size.
+    The 2nd-edition / keras.io variant: ``**kerasviz.patterns.BOOK_2ND_EDITION`` (start
+    ``uniform(0.4, 0.6)`` in [-1, 1] input units, loss without a 2-px border, L2-normalised
+    gradient, learning rate 10 in input units, 30 steps, 200 px, std 0.15 and a 25-px crop for
+    display) or ``**kerasviz.patterns.KERAS_IO``.
+
+    ``recipe="lucid"`` (Olah et al. 2017): the image is ``sigmoid(colour-decorrelate(
+    irfft2(spectrum · 1/f^decay_power)))``, optimised with Adam (lr 0.05) under random jitter
+    (±8 px), scale (±5 %) and rotation (±10°) at every step, over ``octaves`` resolutions
+    (coarse to fine, ×``octave_scale`` each, ``steps`` in total); optional total-variation
+    ``tv`` and ``l2`` penalties. 128×128 when the model takes any size.
+
+    Class-model visualisation (Simonyan, Vedaldi & Zisserman 2013): ``target=`` a class id, a
+    name, or a list of them maximises the output unit's score before the softmax (add e.g.
+    ``l2=0.1`` for the paper's L2 regulariser).
+
+    Args:
+        model: a built ``keras.Model`` (nested models allowed). Its preprocessing
+            (:func:`kerasviz.model_info`) must be a per-channel scale and shift.
+        layer: the layer (name, path such as ``"vgg16/block3_conv1"``, index, Layer); default:
+            the last layer with a 4-D output (:func:`kerasviz.layers.default_conv_layer`).
+        filters: channel indices (a list, ``range`` or ``slice``); default all channels.
+        recipe: ``"book"`` or ``"lucid"``.
+        target: class id(s) / name(s) instead of ``layer`` / ``filters``.
+        steps: ascent steps (default 40 book, 192 lucid, spread over the octaves).
+        size: image side in pixels; must be the model's input size when that is fixed.
+        seed: random seed; filter ``k`` uses ``numpy.random.default_rng([seed, k])``, so results
+            are reproducible and do not depend on batching.
+        pre_activation: maximise the layer's output before its activation (fused or a standalone
+            ReLU / Activation layer); False gives the book's exact (post-ReLU) loss.
+        batch_size: filters per compiled batch; default: as many as fit ``memory_mb``.
+        memory_mb: memory budget for a batch's activations and gradients, in MiB.
+        progress: tqdm progress bar; None shows it only on a terminal.
+        preprocess: overrides the model's preprocessing (raw RGB [0, 255] → model input).
+        **options: recipe parameters — book: ``init`` (raw-pixel range of the uniform start),
+            ``border``, ``grad_norm`` (``"rms"`` / ``"l2"``), ``step_size`` (raw-pixel units),
+            ``crop``, ``display_std``; lucid: ``lr``, ``octaves``, ``octave_scale``, ``jitter``
+            (px), ``scale`` (fraction), ``rotate`` (degrees), ``decay_power``, ``border``,
+            ``crop``; both: ``tv``, ``l2`` (penalty weights on the image in [0, 1] units).
+
+    Returns:
+        ``uint8 (F, H, W, 3)`` RGB, one pattern per filter (or target), channels-last;
+        ``H = W = size - 2·crop``.
+
+    Raises:
+        LayerNotFoundError: unknown layer, or one without a 4-D or 2-D output.
+        ValueError: filters out of range, bad size / steps / seed.
+        UnknownMethodError: unknown recipe. TypeError: unknown option.
+        TargetError, UnknownClassError: bad target.
+        ModelError: a preprocessing that is not affine per pixel.
+
+    References:
+        F. Chollet, *Deep Learning with Python*, Manning 2017 (§5.4.2) and 2021 (§9.4.2).
+        C. Olah, A. Mordvintsev, L. Schubert, "Feature Visualization", Distill, 2017.
+        K. Simonyan, A. Vedaldi, A. Zisserman, "Deep Inside Convolutional Networks: Visualising
+        Image Classification Models and Saliency Maps", arXiv:1312.6034, 2013.
+        D. Erhan, Y. Bengio, A. Courville, P. Vincent, "Visualizing Higher-Layer Features of a
+        Deep Network", 2009.
+    """
+    return optimize_patterns(model, layer, filters, recipe=recipe, target=target, steps=steps,
+                             size=size, seed=seed, pre_activation=pre_activation,
+                             batch_size=batch_size, memory_mb=memory_mb, progress=progress,
+                             preprocess=preprocess, **options).images
+
+
+def _fixed_input_size(model) -> int | None:
+    from kerasviz.models import model_input_size
+
+    hw = model_input_size(model)
+    if hw is None:
+        return None
+    if hw[0] != hw[1]:
+        raise ModelError(f"Filter patterns use square images; model {model.name!r} takes "
+                         f"{hw[0]}×{hw[1]}.")
+    return int(hw[0])
+
+
+def _run_book(model, path, units, size, seed, opt, pre_activation, A, b, bar):
+    import tensorflow as tf
+
+    step, evaluate = _graphs(model, path, pre_activation, "book", size, opt["border"],
+                             opt["grad_norm"], A, b)
+    lo, hi = opt["init"]
+    raw = np.stack([np.random.default_rng([seed, int(u)]).random((size, size, 3)) * (hi - lo) + lo
+                    for u in units]).astype(np.float32)
+    x, u = tf.constant(raw), tf.constant(units)
+    s0, a0 = evaluate(x, u)
+    args = [tf.constant(float(opt[k]), tf.float32) for k in ("step_size", "tv", "l2")]
+    for _ in range(opt["steps"]):
+        x, _ = step(x, u, *args)
+        bar.update(1)
+    s1, a1 = evaluate(x, u)
+    return x.numpy(), s0.numpy(), s1.numpy(), a0.numpy(), a1.numpy()
+
+
+def _run_lucid(model, path, units, size, seed, opt, pre_activation, A, b, bar):
+    import tensorflow as tf
+
+    n_oct = max(1, int(opt["octaves"]))
+    sides = [max(8, int(round(size / opt["octave_scale"] ** (n_oct - 1 - o)))) for o in range(n_oct)]
+    per_oct = [opt["steps"] // n_oct + (1 if o < opt["steps"] % n_oct else 0) for o in range(n_oct)]
+    rngs = [np.random.default_rng([seed, int(u)]) for u in units]
+    # every random number of filter k comes from its own generator, in a fixed order
+    init = np.stack([r.normal(0, 0.01, (2, 3, sides[0], sides[0] // 2 + 1)) for r in rngs])
+    tr = np.stack([np.stack([r.uniform(-opt["jitter"], opt["jitter"], opt["steps"]),
+                             r.uniform(-opt["jitter"], opt["jitter"], opt["steps"]),
+                             1 + r.uniform(-opt["scale"], opt["scale"], opt["steps"]),
+                             np.deg2rad(r.uniform(-opt["rotate"], opt["rotate"], opt["steps"]))],
+                            axis=1) for r in rngs], axis=1).astype(np.float32)   # (steps, F, 4)
+    u = tf.constant(units)
+    decay = tf.constant(float(opt["decay_power"]))
+    scalars = [tf.constant(float(opt[k]), tf.float32) for k in ("lr",)]
+    pen = [tf.constant(float(opt[k]), tf.float32) for k in ("tv", "l2")]
+    spectrum = init.astype(np.float32)
+    done = 0
+    s0 = a0 = None
+    for o, (side, n) in enumerate(zip(sides, per_oct)):
+        (step, render), evaluate = _graphs(model, path, pre_activation, "lucid", size,
+                                           opt["border"], "adam", A, b, param_size=side)
+        if o > 0:
+            prev = render_prev(tf.constant(spectrum), decay).numpy() / 255.0   # (F, size, size, 3)
+            small = tf.image.resize(prev, (side, side), "area").numpy()
+            spectrum = _lucid_param_from_image(small, side, float(opt["decay_power"]))
+        p = tf.constant(spectrum)
+        if o == 0:
+            s0, a0 = evaluate(render(p, decay), u)
+        m = v = tf.zeros_like(p)
+        for i in range(n):
+            p, m, v, _ = step(p, m, v, tf.constant(float(i + 1)), u, tf.constant(tr[done]),
+                              scalars[0], decay, *pen)
+            done += 1
+            bar.update(1)
+        bar.update(1)
+        spectrum, render_prev = p.numpy(), render
+    img = render(tf.constant(spectrum), decay)
+    s1, a1 = evaluate(img, u)
+    return img.numpy(), s0.numpy(), s1.numpy(), a0.numpy(), a1.numpy()
+
+
+def _display(raw: np.ndarray, opt: dict) -> np.ndarray:
+    """The book's ``deprocess_image``, per image: standardise, ×std, +0.5, crop, clip, ×255."""
+    x = raw - raw.mean(axis=(1, 2, 3), keepdims=True)
+    x = x / (x.std(axis=(1, 2, 3), keepdims=True) + 1e-5) * opt["display_std"] + 0.5
+    return _to_uint8(x * 255.0, opt["crop"])
+
+
+def _to_uint8(raw255: np.ndarray, crop: int) -> np.ndarray:
+    if crop:
+        raw255 = raw255[:, crop:-crop, crop:-crop]
+    return np.clip(raw255 + 0.5, 0, 255).astype(np.uint8)

@@ -1,0 +1,200 @@
+"""Filter patterns by gradient ascent: the book recipe's arithmetic, batching = single runs,
+pre-activation objectives, the Lucid parameterisation, class models, caching and errors."""
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import kerasviz
+from kerasviz import LayerNotFoundError, TargetError, UnknownClassError, UnknownMethodError
+from kerasviz import patterns as P
+from kerasviz.models import register_model
+
+from _models_features import nested_cnn, tiny_cnn
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return tiny_cnn(size=32)
+
+
+def _linear_model(size=12, border_check=False):
+    """1×1 conv with a known kernel, no activation, input = raw / 255: the gradient of a filter's
+    mean pre-activation w.r.t. the raw image is kernel[c, f] / (255·h·w) at every pixel."""
+    inp = keras.Input((size, size, 3))
+    conv = keras.layers.Conv2D(2, 1, activation="relu", name="lin")
+    model = keras.Model(inp, conv(inp), name="linear")
+    conv.set_weights([np.array([[[[1.0, -2.0], [0.5, 0.0], [-1.0, 3.0]]]], np.float32),
+                      np.zeros(2, np.float32)])
+    return register_model(model, preprocess=lambda a: np.asarray(a, np.float32) / 255.0)
+
+
+def _start(seed, k, size, lo=128.0, hi=148.0):
+    return np.random.default_rng([seed, k]).random((size, size, 3)) * (hi - lo) + lo
+
+
+def test_book_step_is_the_rms_normalised_gradient():
+    model = _linear_model()
+    res = P.optimize_patterns(model, "lin", [0, 1], steps=3, size=12, seed=7, progress=False)
+    for i, k in enumerate([0, 1]):
+        w = model.get_layer("lin").get_weights()[0][0, 0, :, k]        # (3,) per input channel
+        g = np.broadcast_to(w / (255 * 144), (12, 12, 3))
+        step = g / (np.sqrt(np.mean(g ** 2)) + 1e-5)                   # DLwP 5.4.2
+        expected = _start(7, k, 12) + 3 * step
+        np.testing.assert_allclose(res.inputs[i], expected, rtol=0, atol=2e-3)
+        # display: standardise, ×0.1, +0.5, clip, ×255
+        x = res.inputs[i]
+        shown = np.clip((x - x.mean()) / (x.std() + 1e-5) * 0.1 + 0.5, 0, 1) * 255
+        assert np.abs(res.images[i].astype(float) - shown).max() <= 1.0
+    assert res.images.shape == (2, 12, 12, 3) and res.images.dtype == np.uint8
+
+
+def test_second_edition_variant_border_l2_and_crop():
+    model = _linear_model(size=16)
+    res = P.optimize_patterns(model, "lin", [1], seed=3, progress=False,
+                              **dict(P.BOOK_2ND_EDITION, steps=2, size=16, crop=3))
+    w = model.get_layer("lin").get_weights()[0][0, 0, :, 1]
+    g = np.zeros((16, 16, 3))
+    g[2:-2, 2:-2] = w                                  # loss over the interior only
+    g /= np.linalg.norm(g)                             # tf.math.l2_normalize
+    expected = _start(3, 1, 16, 178.5, 204.0) + 2 * 1275.0 * g
+    np.testing.assert_allclose(res.inputs[0], expected, rtol=0, atol=2e-3)
+    assert res.images.shape == (1, 10, 10, 3)          # 25-px crop in the book; 3 px here
+
+
+def test_batched_equals_single_filter_runs(tiny):
+    """Filter k's pattern does not depend on its batch mates (same seed). Tolerance: optimised
+    raw images within 0.05 raw-pixel units, displayed uint8 images within 1 level."""
+    for recipe, kw in [("book", dict(steps=8)), ("lucid", dict(steps=6, octaves=2))]:
+        batched = P.optimize_patterns(tiny, "conv3", range(6), recipe=recipe, seed=5,
+                                      batch_size=4, progress=False, **kw)
+        for k in (0, 3, 5):
+            one = P.optimize_patterns(tiny, "conv3", [k], recipe=recipe, seed=5,
+                                      progress=False, **kw)
+            np.testing.assert_allclose(batched.inputs[k], one.inputs[0], rtol=0, atol=0.05)
+            assert np.abs(batched.images[k].astype(int) - one.images[0]).max() <= 1
+            np.testing.assert_allclose(batched.score_end[k], one.score_end[0], rtol=1e-4, atol=1e-5)
+
+
+def test_reproducible_by_seed_and_seed_matters(tiny):
+    a = P.filter_patterns(tiny, "conv2", [1, 2], steps=3, seed=11, progress=False)
+    b = P.filter_patterns(tiny, "conv2", [1, 2], steps=3, seed=11, progress=False)
+    c = P.filter_patterns(tiny, "conv2", [1, 2], steps=3, seed=12, progress=False)
+    np.testing.assert_array_equal(a, b)
+    assert np.abs(a.astype(int) - c).max() > 5
+
+
+def test_ascent_raises_the_objective_with_both_recipes(tiny):
+    for recipe, kw in [("book", dict(steps=20)), ("lucid", dict(steps=24, octaves=2))]:
+        res = P.optimize_patterns(tiny, "conv3", recipe=recipe, seed=0, progress=False, **kw)
+        assert (res.score_end > res.score_start).all(), recipe
+        assert res.images.shape == (16, 32, 32, 3)
+
+
+def test_pre_activation_moves_filters_that_start_dead():
+    """A ReLU filter that is zero everywhere on the grey start has zero gradient: the book's
+    post-ReLU loss leaves the image where it was; the default pre-activation objective moves."""
+    model = tiny_cnn(size=32, seed=4)
+    conv = model.get_layer("conv2")
+    k, b = conv.get_weights()
+    b[3] = -2.0
+    conv.set_weights([k, b])
+    post = P.optimize_patterns(model, "conv2", [3], steps=10, step_size=20, pre_activation=False,
+                               progress=False)
+    assert post.activation_start[0] == 0 and np.array_equal(post.inputs[0], _start(0, 3, 32).astype(np.float32))
+    pre = P.optimize_patterns(model, "conv2", [3], steps=10, step_size=20, progress=False)
+    assert np.abs(pre.inputs[0] - _start(0, 3, 32)).mean() > 5
+    assert pre.score_end[0] > pre.score_start[0] + 0.02
+    assert conv.activation is keras.activations.relu  # the user's layer is untouched
+
+
+def test_standalone_activation_layer_and_nested_model():
+    model = nested_cnn()
+    before = [w.numpy().copy() for w in model.weights]
+    res = P.optimize_patterns(model, "base/b_relu1", [0, 4], steps=5, progress=False)
+    # the objective is the ReLU's input (BatchNorm output); the activation is the ReLU of it
+    np.testing.assert_allclose(res.activation_start, np.maximum(res.score_start, 0), atol=0.02)
+    assert (res.score_end > res.score_start).all()
+    for w, b in zip(model.weights, before):
+        np.testing.assert_array_equal(w.numpy(), b)
+
+
+def test_affine_preprocessing_is_recovered_and_non_affine_refused():
+    caffe = keras.applications.vgg16.preprocess_input
+    model = _linear_model()
+    A, b = P._input_affine(model, lambda x: np.asarray(caffe(np.array(x))))
+    raw = np.random.default_rng(0).uniform(0, 255, (2, 3, 3, 3)).astype(np.float32)
+    np.testing.assert_allclose(raw @ A.T + b, caffe(raw.copy()), rtol=1e-5, atol=1e-3)
+    with pytest.raises(kerasviz.ModelError, match="not an affine"):
+        P.filter_patterns(model, "lin", preprocess=lambda x: np.sqrt(x), steps=1)
+    bare = keras.Model(model.input, model.output)
+    with pytest.warns(UserWarning, match="does not know how model"):
+        P.filter_patterns(bare, steps=1, size=12, progress=False)
+
+
+def test_lucid_parameterisation_inverts_and_transform_geometry():
+    rng = np.random.default_rng(0)
+    img = 0.2 + 0.6 * rng.random((2, 10, 10, 3))
+    spec = P._lucid_param_from_image(img, 10, 1.0)
+    back = P._spectrum_to_image(tf.constant(spec), 10, 1.0).numpy()
+    np.testing.assert_allclose(back, img, atol=1e-4)
+    x = tf.constant(rng.random((1, 9, 9, 1)), tf.float32)
+    ident = P._transform(x, tf.constant([[0.0, 0.0, 1.0, 0.0]]))
+    np.testing.assert_allclose(ident.numpy(), x.numpy(), atol=1e-6)
+    shifted = P._transform(x, tf.constant([[2.0, 0.0, 1.0, 0.0]]))    # content moves 2 px right
+    np.testing.assert_allclose(shifted.numpy()[0, :, 2:], x.numpy()[0, :, :-2], atol=1e-6)
+    turned = P._transform(x, tf.constant([[0.0, 0.0, 1.0, np.pi / 2]]))
+    quarter = [np.rot90(x.numpy()[0, :, :, 0], k) for k in (1, -1)]
+    assert min(np.abs(turned.numpy()[0, :, :, 0] - q).max() for q in quarter) < 1e-4
+
+
+def test_class_model_targets(tiny):
+    res = P.optimize_patterns(tiny, target=["star", 1], steps=15, progress=False)
+    assert res.layer == "predictions" and list(res.units) == [3, 1]
+    assert (res.score_end > res.score_start).all()                    # logits rise
+    logits = tiny.get_layer("predictions")
+    assert logits.activation is keras.activations.softmax
+    np.testing.assert_allclose(res.activation_end.sum(), res.activation_end.sum())
+    probs = tiny.predict(res.inputs / 255.0, verbose=0)
+    np.testing.assert_allclose(probs[[0, 1], [3, 1]], res.activation_end, rtol=1e-4, atol=1e-5)
+    single = P.filter_patterns(tiny, target="triangle", steps=2, progress=False)
+    assert single.shape == (1, 32, 32, 3)
+    with pytest.raises(UnknownClassError, match="Closest"):
+        P.filter_patterns(tiny, target="starr", steps=1)
+    with pytest.raises(TargetError, match="not both"):
+        P.filter_patterns(tiny, filters=[1], target=1)
+    with pytest.raises(TargetError, match="callable"):
+        P.filter_patterns(tiny, target=lambda out: out[:, 0])
+
+
+def test_compiled_once_per_model_layer_recipe_shape(tiny):
+    P.filter_patterns(tiny, "conv1", range(5), steps=2, batch_size=2, progress=False)
+    P.filter_patterns(tiny, "conv1", [7], steps=2, seed=3, progress=False)
+    key = next(k for k in P._STEP_CACHE[tiny] if k[0] == "conv1" and k[2] == "book")
+    step, evaluate = P._STEP_CACHE[tiny][key]
+    assert step.experimental_get_tracing_count() == 1
+    assert evaluate.experimental_get_tracing_count() == 1
+
+
+def test_memory_budget_chunks_give_the_same_result(tiny):
+    assert P._auto_batch(tiny, "conv3", 32, memory_mb=0.1) == 1
+    assert P._auto_batch(tiny, "conv3", 32, memory_mb=1024) == 256
+    small = P.filter_patterns(tiny, "conv3", [2, 9, 4], steps=4, memory_mb=0.1, progress=False)
+    big = P.filter_patterns(tiny, "conv3", [2, 9, 4], steps=4, progress=False)
+    assert np.abs(small.astype(int) - big).max() <= 1
+
+
+def test_bad_arguments(tiny):
+    with pytest.raises(UnknownMethodError, match="recipe.*lucid"):
+        P.filter_patterns(tiny, recipe="lucide")
+    with pytest.raises(TypeError, match="octave.*Closest"):
+        P.filter_patterns(tiny, recipe="book", octave=2)
+    with pytest.raises(ValueError, match=r"\[0, 16\)"):
+        P.filter_patterns(tiny, "conv3", filters=[16])
+    with pytest.raises(ValueError, match="takes 32×32"):
+        P.filter_patterns(tiny, "conv3", size=64)
+    with pytest.raises(LayerNotFoundError, match="conv3"):
+        P.filter_patterns(tiny, "conv_3")
+    with pytest.raises(ValueError, match="steps"):
+        P.filter_patterns(tiny, steps=-1)
+    assert kerasviz.filter_patterns is P.filter_patterns
