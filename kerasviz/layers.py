@@ -335,3 +335,38 @@ def as_list(x: Any) -> list:
     return list(x) if isinstance(x, (list, tuple)) else [x]
 
 
+
+
+def head_model(model: keras.Model, path: str, *, logits: bool = False) -> keras.Model:
+    """The part of ``model`` after layer ``path``: a ``keras.Model`` from that layer's output
+    (``(N, h, w, c)`` for a conv layer) to the model's outputs, sharing the user's weights.
+
+    When some later layer also needs an earlier tensor (a skip connection around ``path``), the
+    head takes ``[model inputs…, layer output]`` instead. Cached per (model, path, logits);
+    ``head.inputs`` tells which form was built.
+
+    Raises:
+        LayerNotFoundError: ``path`` is not a layer path of the model.
+    """
+    key = ("head", path, bool(logits))
+    cache = _TAP_CACHE.setdefault(model, {})
+    if key not in cache:
+        known = flatten(model).taps
+        if path not in known:
+            raise LayerNotFoundError(f"No layer {path!r} in model {model.name!r}. "
+                                     f"{suggest(path, known)}")
+        fed = keras.Input(batch_shape=tuple(known[path].shape), dtype=known[path].dtype,
+                          name="layer_output")
+        soft = logits_override(model) if logits and ends_in_softmax(model) else None
+
+        def override(p, layer):
+            if p == path:
+                return lambda *a, **k: fed
+            return soft(p, layer) if soft is not None else None
+
+        flat = flatten(model, override)
+        try:
+            cache[key] = keras.Model(fed, flat.outputs, name=f"{model.name}_head")
+        except ValueError:  # a skip connection needs the model inputs too
+            cache[key] = keras.Model([*flat.inputs, fed], flat.outputs, name=f"{model.name}_head")
+    return cache[key]

@@ -1,0 +1,48 @@
+"""Modified-backpropagation methods: the gradient of the score w.r.t. the input, through ReLUs
+whose backward rule is changed (see :mod:`kerasviz.relu_override`), on a replay of the model.
+
+Warnings:
+    Guided backpropagation and deconvnet fail the model-randomisation sanity check (Adebayo et al.
+    2018): they largely reconstruct the image's edges whatever the weights. Guided Grad-CAM
+    inherits the class sensitivity of its Grad-CAM factor only.
+
+References:
+    Zeiler & Fergus, "Visualizing and Understanding Convolutional Networks", ECCV 2014.
+    Springenberg et al., "Striving for Simplicity: The All Convolutional Net", ICLR-W 2015.
+    Selvaraju et al., "Grad-CAM", ICCV 2017 (Guided Grad-CAM, Sec. 3.1).
+    Adebayo et al., "Sanity Checks for Saliency Maps", NeurIPS 2018.
+"""
+from __future__ import annotations
+
+import tensorflow as tf
+
+from kerasviz.methods import register
+from kerasviz.methods.base import _normalise
+from kerasviz.methods.cam import gradcam
+
+
+@register("guided_backprop", family="pixel", needs="guided_grads",
+          doc="Guided backpropagation: only positive gradients through active ReLUs "
+              "(Springenberg et al. 2015)")
+def guided_backprop(ctx):
+    """``grads`` = gradient with every ReLU passing ``dy · [x > 0] · [dy > 0]``; map
+    ``max_c |grads|``."""
+    return ctx.pixels(ctx.dx)
+
+
+@register("deconvnet", family="pixel", needs="deconvnet_grads",
+          doc="Deconvnet: ReLUs pass positive gradients, ignoring the forward mask (Zeiler & Fergus 2014)")
+def deconvnet(ctx):
+    """``grads`` = gradient with every ReLU passing ``dy · [dy > 0]``; map ``max_c |grads|``."""
+    return ctx.pixels(ctx.dx)
+
+
+@register("guided_gradcam", family="pixel", needs="layer_grads",
+          doc="Guided Grad-CAM: guided backpropagation × the upsampled Grad-CAM map "
+              "(Selvaraju et al. 2017)")
+def guided_gradcam(ctx):
+    """``grads = guided_backprop(x) · G`` with ``G`` the Grad-CAM map after its ReLU, resized
+    bilinearly to the input and min-max scaled to [0, 1] per image; map ``max_c |grads|``."""
+    cam = _normalise(ctx.upsample(tf.nn.relu(gradcam(ctx).raw)))
+    guided, _ = ctx.input_grads(ctx.x, ctx.units, mode="guided")
+    return ctx.pixels(guided * cam[..., None])

@@ -1,0 +1,192 @@
+"""The CAM family: a map at a conv layer's resolution, ``raw = Σ_k w_k · A_k`` or a per-position
+variant, computed from the layer's activations ``A (n, h, w, c)`` and, for most, the gradient
+``dA = ∂S/∂A`` of the (pre-softmax) target score ``S``.
+
+Notation below: ``A_ij^k`` activation of channel k at (i, j), ``g_ij^k = ∂S/∂A_ij^k``.
+
+References:
+    Zhou et al., "Learning Deep Features for Discriminative Localization" (CAM), CVPR 2016.
+    Selvaraju et al., "Grad-CAM: Visual Explanations from Deep Networks via Gradient-based
+    Localization", ICCV 2017.
+    Chattopadhay et al., "Grad-CAM++: Generalized Gradient-based Visual Explanations for Deep
+    Convolutional Networks", WACV 2018 (arXiv:1710.11063).
+    Fu et al., "Axiom-based Grad-CAM" (XGrad-CAM), BMVC 2020.
+    Jiang et al., "LayerCAM: Exploring Hierarchical Class Activation Maps", IEEE TIP 2021.
+    Draelos & Carin, "Use HiResCAM instead of Grad-CAM for faithful explanations", 2020.
+    Muhammad & Yeasin, "Eigen-CAM: Class Activation Map using Principal Components", IJCNN 2020.
+    Wang et al., "Score-CAM: Score-Weighted Visual Explanations for CNNs", CVPR-W 2020.
+    Desai & Ramaswamy, "Ablation-CAM: Visual Explanations for Deep Convolutional Network via
+    Gradient-free Localization", WACV 2020.
+"""
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from kerasviz import layers as L
+from kerasviz.errors import ModelError, TargetError
+from kerasviz.methods import register
+
+
+def _gap_dense(model, layer: str, output: int):
+    """The Dense layer of a ``GlobalAveragePooling2D → Dense`` head producing ``output``."""
+    flat = L.flatten(model)
+    head = L.output_layer_paths(model)[output]
+    dense = L._layer_at(model, head) if head else None
+    problem = None
+    if not isinstance(dense, keras.layers.Dense):
+        problem = f"its output is made by {type(dense).__name__}, not Dense"
+    else:
+        hist = flat.taps[head]._keras_history
+        src = hist.operation._inbound_nodes[hist.node_index].input_tensors[0]._keras_history.operation
+        while isinstance(src, keras.layers.Dropout):
+            h = src._inbound_nodes[0].input_tensors[0]._keras_history
+            src = h.operation
+        channels = flat.taps[layer].shape[-1]
+        if not isinstance(src, keras.layers.GlobalAveragePooling2D):
+            problem = f"the Dense layer's input comes from {type(src).__name__}, not GlobalAveragePooling2D"
+        elif dense.kernel.shape[0] != channels:
+            problem = (f"layer {layer!r} has {channels} channels but the Dense layer takes "
+                       f"{dense.kernel.shape[0]}")
+    if problem:
+        raise ModelError(f"method='cam' needs a GlobalAveragePooling2D → Dense head (Zhou et al.); "
+                         f"in model {model.name!r} {problem}. Use method='gradcam', which equals "
+                         f"CAM on such heads and works on any model.")
+    return dense
+
+
+@register("cam", family="cam", needs="layer",
+          doc="CAM: channels weighted by the GAP→Dense head's weights of the class (Zhou et al. 2016)")
+def cam(ctx):
+    """``raw = Σ_k W[k, c] A^k`` with ``W`` the kernel of the Dense layer after global average
+    pooling (bias left out). Needs a GAP → Dense head; equals Grad-CAM there."""
+    if ctx.units is None:
+        raise TargetError("method='cam' needs a class / unit target (the head's weights of that "
+                          "unit), not a callable. Use method='gradcam' for callable targets.")
+    dense = _gap_dense(ctx.plan.model, ctx.plan.layer, ctx.plan.target.output)
+    weights = tf.gather(tf.convert_to_tensor(dense.kernel), ctx.units, axis=1)  # (c, n)
+    return ctx.cam(ctx.weighted(tf.transpose(weights)))
+
+
+@register("gradcam", family="cam", needs="layer_grads",
+          doc="Grad-CAM: channels weighted by their spatially averaged gradient (Selvaraju et al. 2017)")
+def gradcam(ctx):
+    """``w_k = mean_ij g_ij^k``; ``raw = Σ_k w_k A^k`` (the paper's ReLU is applied in ``maps``)."""
+    return ctx.cam(ctx.weighted(tf.reduce_mean(ctx.dA, axis=(1, 2))))
+
+
+@register("gradcam++", family="cam", needs="layer_grads",
+          doc="Grad-CAM++: positive gradients weighted per position, paper Eq. 19 with Eq. 10 "
+              "(Chattopadhay et al. 2018)")
+def gradcam_plus_plus(ctx):
+    """Grad-CAM++ as in the paper's Eq. 19 (exponential of the score, so the 2nd and 3rd
+    derivatives are powers of the 1st) and Eq. 10 (weights)::
+
+        α_ij^k = g_ij^k² / (2 g_ij^k² + Σ_ab A_ab^k · g_ij^k³)      (0 where the denominator is 0)
+        w_k    = Σ_ij α_ij^k · relu(g_ij^k)
+        raw    = Σ_k w_k A^k
+
+    The factor ``exp(S)`` of Eq. 10's ``relu(∂Y/∂A) = exp(S)·relu(g)`` is one positive constant per
+    image and is left out (it does not change the normalised map and overflows for large scores).
+    """
+    g = ctx.dA
+    g2 = tf.square(g)
+    denom = 2.0 * g2 + tf.reduce_sum(ctx.A, axis=(1, 2), keepdims=True) * g2 * g
+    alpha = tf.where(denom != 0, g2 / tf.where(denom != 0, denom, 1.0), 0.0)
+    return ctx.cam(ctx.weighted(tf.reduce_sum(alpha * tf.nn.relu(g), axis=(1, 2))))
+
+
+@register("xgradcam", family="cam", needs="layer_grads",
+          doc="XGrad-CAM: gradients weighted by the normalised activations (Fu et al. 2020)")
+def xgradcam(ctx):
+    """``w_k = Σ_ij (A_ij^k / Σ_ab A_ab^k) · g_ij^k``; ``raw = Σ_k w_k A^k``."""
+    total = tf.reduce_sum(ctx.A, axis=(1, 2), keepdims=True)
+    share = tf.where(total != 0, ctx.A / tf.where(total != 0, total, 1.0), 0.0)
+    return ctx.cam(ctx.weighted(tf.reduce_sum(share * ctx.dA, axis=(1, 2))))
+
+
+@register("layercam", family="cam", needs="layer_grads",
+          doc="LayerCAM: activations weighted by their positive gradient, per position (Jiang et al. 2021)")
+def layercam(ctx):
+    """``raw_ij = Σ_k relu(g_ij^k) · A_ij^k``."""
+    return ctx.cam(tf.reduce_sum(tf.nn.relu(ctx.dA) * ctx.A, axis=-1))
+
+
+@register("hirescam", family="cam", needs="layer_grads",
+          doc="HiResCAM: gradient × activation summed over channels, per position (Draelos & Carin 2020)")
+def hirescam(ctx):
+    """``raw_ij = Σ_k g_ij^k · A_ij^k`` (its spatial sum is the first-order Taylor term of S)."""
+    return ctx.cam(tf.reduce_sum(ctx.dA * ctx.A, axis=-1))
+
+
+@register("eigencam", family="cam", needs="layer",
+          doc="Eigen-CAM: projection on the first principal direction of the activations; "
+              "class-agnostic (Muhammad & Yeasin 2020)")
+def eigencam(ctx):
+    """``A`` as a ``(h·w, c)`` matrix, not centred (as in the paper); ``raw`` is its projection on
+    the first right singular vector, the sign chosen so that ``raw`` correlates positively with the
+    channel-summed activation (the SVD's sign is arbitrary). Ignores the target."""
+    a = ctx.A
+    flat = tf.reshape(a, [tf.shape(a)[0], -1, tf.shape(a)[3]])
+    _, _, v = tf.linalg.svd(flat, full_matrices=False)
+    proj = tf.einsum("npc,nc->np", flat, v[:, :, 0])
+    sign = tf.sign(tf.reduce_sum(proj * tf.reduce_sum(flat, -1), axis=1, keepdims=True))
+    proj = proj * tf.where(sign == 0, 1.0, sign)
+    return ctx.cam(tf.reshape(proj, tf.shape(a)[:3]))
+
+
+@register("scorecam", family="cam", needs="layer",
+          doc="Score-CAM: channels weighted by the score of the input masked by each channel "
+              "(Wang et al. 2020)")
+def scorecam(ctx, max_channels=None):
+    """For each channel k: ``M_k`` = upsampled ``A^k`` min-max scaled to [0, 1];
+    ``s_k = S(x ⊙ M_k)`` (pre-softmax score of the target); ``w = softmax_k(s)``;
+    ``raw = Σ_k w_k A^k``. One forward pass per channel, batched in chunks of ``batch_size``
+    model evaluations (a graph loop).
+
+    Args:
+        max_channels: use only this many channels per image, those with the largest spatial
+            variance of activation (Faster Score-CAM); None = all channels.
+    """
+    a = ctx.A
+    c = a.shape[-1]
+    k = c if max_channels is None else max(1, min(int(max_channels), c))
+    var = tf.math.reduce_variance(a, axis=(1, 2))
+    idx = tf.math.top_k(var, k=k).indices if k < c else tf.tile(tf.range(c)[None], [tf.shape(a)[0], 1])
+    ak = tf.gather(a, idx, axis=3, batch_dims=1)  # (n, h, w, k)
+
+    def chunk(start, count):
+        m = ctx.upsample(ak[..., start:start + count])  # (n, H, W, count)
+        lo = tf.reduce_min(m, axis=(1, 2), keepdims=True)
+        span = tf.reduce_max(m, axis=(1, 2), keepdims=True) - lo
+        m = tf.where(span > 0, (m - lo) / tf.where(span > 0, span, 1.0), 0.0)
+        xs = ctx.x[None] * tf.transpose(m, [3, 0, 1, 2])[..., None]  # (count, n, H, W, C)
+        xs = tf.reshape(xs, tf.concat([[-1], tf.shape(ctx.x)[1:]], 0))
+        return tf.reshape(ctx.model_scores(xs, ctx.tile(ctx.units, count)), [count, -1])
+
+    scores = tf.transpose(ctx.concat_chunks(chunk, k))  # (n, k)
+    return ctx.cam(tf.einsum("nhwk,nk->nhw", ak, tf.nn.softmax(scores, axis=-1)))
+
+
+@register("ablationcam", family="cam", needs="layer",
+          doc="Ablation-CAM: channels weighted by the score drop when each is zeroed "
+              "(Desai & Ramaswamy 2020)")
+def ablationcam(ctx):
+    """``w_k = (S − S_k) / |S|`` with ``S_k`` the score with channel k of the layer set to zero
+    (the model is evaluated from the layer onwards only); ``raw = Σ_k w_k A^k``. The paper divides
+    by ``S``; dividing by ``|S|`` is the same for a positive score and keeps the sign of the map
+    for a negative one. Channels are batched in chunks (a graph loop)."""
+    a = ctx.A
+    c = a.shape[-1]
+
+    def chunk(start, count):
+        keep = 1.0 - tf.one_hot(tf.range(start, start + count), c)  # (count, c)
+        ablated = a[None] * keep[:, None, None, None, :]  # (count, n, h, w, c)
+        ablated = tf.reshape(ablated, tf.concat([[-1], tf.shape(a)[1:]], 0))
+        s = ctx.head_scores(ablated, ctx.tile(ctx.units, count), ctx.tile(ctx.x, count))
+        return tf.reshape(s, [count, -1])
+
+    ablated_scores = tf.transpose(ctx.concat_chunks(chunk, c, scale=8))  # (n, c)
+    s = ctx.scores[:, None]
+    weights = (s - ablated_scores) / tf.maximum(tf.abs(s), 1e-7)
+    return ctx.cam(ctx.weighted(weights))
