@@ -100,10 +100,21 @@ def relu_override(mode: str) -> L.Override:
             return None
         fn = modified_relu(mode, cap)
         if isinstance(layer, (keras.layers.ReLU, keras.layers.Activation)):
-            return lambda x, *a, **k: fn(x)
+            return _Apply(fn, name=f"{layer.name}_{mode}")
         return L.WithActivation(layer, fn)
 
     return override
+
+
+class _Apply(keras.layers.Layer):
+    """A weightless layer applying ``fn`` (stands in for a ``ReLU`` / ``Activation`` layer)."""
+
+    def __init__(self, fn, **kwargs):
+        super().__init__(**kwargs)
+        self._fn = fn
+
+    def call(self, inputs, *args, **kwargs):
+        return self._fn(inputs)
 
 
 def _chain(*overrides):
