@@ -1,0 +1,71 @@
+"""The Explanation object: overlays, boxes, crops, plots and the image-input rule of explain()."""
+import numpy as np
+import pytest
+
+import kerasviz
+from kerasviz import render
+from kerasviz.explanation import Explanation
+from _models_explain import gap_dense, images
+
+
+def _synthetic():
+    maps = np.zeros((2, 20, 30), np.float32)
+    maps[0, 5:10, 4:12] = 1.0   # a box
+    maps[1, 12:18, 20:29] = 0.8
+    maps[1, 0:2, 0:2] = 0.3     # below threshold
+    shown = np.full((2, 20, 30, 3), 200, np.uint8)
+    return Explanation(maps=maps, raw=maps * 3, method="gradcam", target=np.array([1, 2]),
+                       labels=("1 a", "2 b"), layer="c2", scores=np.array([0.5, 1.5], np.float32),
+                       images=shown)
+
+
+def test_boxes_crop_overlay_from_the_maps():
+    exp = _synthetic()
+    np.testing.assert_array_equal(exp.boxes(0.5), [[4, 5, 12, 10], [20, 12, 29, 18]])
+    masked, regions = exp.crop(threshold=0.5)
+    assert masked.shape == (2, 20, 30, 3) and masked.dtype == np.uint8
+    assert (masked[0, 5:10, 4:12] == 200).all() and masked[0].sum() == 200 * 3 * 40
+    assert [r.shape for r in regions] == [(5, 8, 3), (6, 9, 3)]
+    over = exp.overlay(alpha=0.5, colormap="gray")
+    assert over.shape == (2, 20, 30, 3) and over.dtype == np.uint8
+    np.testing.assert_array_equal(over[0], render.overlay(exp.images[0], exp.maps[0], 0.5, "gray"))
+    big = np.zeros((2, 40, 60, 3), np.uint8)  # other images, other size: maps are resized
+    assert exp.overlay(big).shape == (2, 40, 60, 3)
+    with pytest.raises(kerasviz.ImageError, match="Expected 2 images"):
+        exp.overlay(big[:1])
+
+
+def test_slicing_plot_and_png():
+    exp = _synthetic()
+    one = exp[1]
+    assert len(one) == 1 and one.labels == ("2 b",) and one.target.tolist() == [2]
+    fig = exp.plot()
+    assert len(fig.axes) == 2 and "2 b" in fig.axes[1].get_title()
+    png = exp._repr_png_()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    bare = Explanation(maps=exp.maps, raw=exp.raw, method="saliency", target=None)
+    assert bare._repr_png_()[:4] == b"\x89PNG"
+    with pytest.raises(kerasviz.ImageError, match="no display images"):
+        bare.overlay()
+    assert "gradcam" in repr(exp)
+
+
+def test_raw_images_paths_and_float_batches(tmp_path):
+    model = gap_dense(size=16)
+    kerasviz.load_model(model, preprocess=lambda x: x / 255.0)
+    raw = (images(2, 16, seed=1) * 255).astype(np.uint8)
+    paths = []
+    for i, im in enumerate(raw):
+        render.save_png(tmp_path / f"im{i}.png", im)
+        paths.append(str(tmp_path / f"im{i}.png"))
+    from_u8 = kerasviz.explain(model, raw, "gradcam", target=0)
+    from_paths = kerasviz.explain(model, paths, "gradcam", target=0)
+    from_one_path = kerasviz.explain(model, paths[1], "gradcam", target=0)
+    from_float = kerasviz.explain(model, raw / 255.0, "gradcam", target=0)
+    np.testing.assert_allclose(from_paths.maps, from_u8.maps, atol=1e-6)
+    np.testing.assert_allclose(from_one_path.maps[0], from_u8.maps[1], atol=1e-5)
+    np.testing.assert_allclose(from_float.maps, from_u8.maps, atol=1e-5)
+    np.testing.assert_array_equal(from_paths.images, raw)
+    assert from_u8.overlay().shape == (2, 16, 16, 3)
+    with pytest.raises(kerasviz.ImageError):
+        kerasviz.explain(model, str(tmp_path / "missing.png"), "gradcam")
