@@ -1,0 +1,176 @@
+"""``kerasviz explain``: heatmaps, crops and raw maps for images, with any registered method.
+
+Examples::
+
+    kerasviz explain --list
+    kerasviz explain --model shapes --method gradcam,smoothgrad img1.png img2.png --out out/
+    kerasviz explain --model vgg16 --method gradcam --target tabby --layer block5_conv3 cat.jpg --out out/
+    kerasviz explain --model sensors --method saliency --output sensors --target 0 scene.png --out out/
+    kerasviz explain --model my.keras --preprocess unit --method scorecam --option max_channels=64 x.png --out out/
+
+Per image and method it writes ``<stem>_<method>_overlay.png`` (heatmap over the image),
+``_masked.png`` (pixels outside the region set to black), ``_crop.png`` (the region's bounding box),
+``_raw.npy`` (the unnormalised map) and ``_map.npy`` (the [0, 1] map at input size), and prints
+each image's top class with its name.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _methods(text: str) -> list[str]:
+    from kerasviz import methods as registry
+    from kerasviz.errors import UnknownMethodError
+
+    try:
+        return [registry.get(part).name for part in text.split(",") if part.strip()]
+    except UnknownMethodError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _option(text: str) -> tuple[str, object]:
+    import ast
+
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        parsed = ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        parsed = value
+    return key.strip(), parsed
+
+
+def register(subparsers) -> None:
+    """Add the ``explain`` sub-command to ``subparsers``."""
+    p = subparsers.add_parser(
+        "explain", help="why did the model decide: heatmaps, crops and raw maps",
+        description="Explain a model's decision on images with one or more methods "
+                    "(kerasviz explain --list shows them).")
+    p.add_argument("images", nargs="*", metavar="IMAGE", help="image files")
+    p.add_argument("--list", action="store_true", help="list the methods and exit")
+    p.add_argument("--model", "-m", help="a demo model (shapes, sensors), a keras.applications "
+                                         "name (vgg16, resnet50…) or a .keras/.h5 file")
+    p.add_argument("--method", type=_methods, default=["gradcam"], metavar="M[,M…]",
+                   help="comma-separated method names (default gradcam)")
+    p.add_argument("--target", help="class id or name (tabby, 'tiger cat', circle), or the unit "
+                                    "of --output; default: the top class of each image")
+    p.add_argument("--output", help="output name or index of a multi-output / regression model")
+    p.add_argument("--layer", help="conv layer for CAM methods (nested: vgg16/block5_conv3); "
+                                   "default: the last 4-D layer")
+    p.add_argument("--option", type=_option, action="append", default=[], metavar="KEY=VALUE",
+                   help="a method option, e.g. samples=50 (repeatable)")
+    p.add_argument("--preprocess", help="for model files: 'unit' (x/255), 'none' (0-255) or an "
+                                        "application's preprocessing (vgg16, resnet50, …)")
+    p.add_argument("--threshold", type=float, default=0.5,
+                   help="crop region: map >= threshold · max (default 0.5)")
+    p.add_argument("--alpha", type=float, default=0.4, help="heatmap opacity (default 0.4)")
+    p.add_argument("--colormap", default="jet", help="jet, turbo, viridis, inferno, magma, hot, gray")
+    p.add_argument("--batch-size", type=int, default=None, help="model evaluations per step")
+    p.add_argument("--unsafe", action="store_true",
+                   help="allow model files with Lambda layers (only for files you trust)")
+    p.add_argument("--out", "-o", default="kerasviz_explain", help="output folder")
+    p.set_defaults(func=run)
+
+
+def _preprocess_fn(name: str | None):
+    if name is None:
+        return None
+    import importlib
+
+    import numpy as np
+
+    from kerasviz.errors import ModelError, suggest
+    from kerasviz.models import APPLICATIONS
+
+    if name == "unit":
+        return lambda x: np.asarray(x, np.float32) / 255.0
+    if name == "none":
+        return lambda x: np.asarray(x, np.float32)
+    if name in APPLICATIONS:
+        module = importlib.import_module(f"keras.applications.{APPLICATIONS[name].module}")
+        return lambda x: np.asarray(module.preprocess_input(np.array(x, np.float32)))
+    raise ModelError(f"Unknown preprocessing. Expected 'unit', 'none' or one of "
+                     f"{sorted(APPLICATIONS)}. Received: --preprocess {name!r}. "
+                     f"{suggest(name, ['unit', 'none', *APPLICATIONS])}")
+
+
+def _target(args):
+    from kerasviz.targets import Output
+
+    unit = args.target
+    if unit is not None and unit.strip().lstrip("-").isdigit():
+        unit = int(unit)
+    if args.output is None:
+        return unit
+    out = int(args.output) if args.output.strip().lstrip("-").isdigit() else args.output
+    return Output(out, unit)
+
+
+def run(args: argparse.Namespace) -> int:
+    """List the methods, or explain the images and write the files."""
+    from kerasviz import methods as registry
+    from kerasviz.errors import UnknownMethodError, suggest
+
+    if args.list:
+        for m in registry.methods():
+            print(f"{m.name:22s} [{m.family}] {m.doc}")
+        return 0
+    if not args.model or not args.images:
+        print("kerasviz explain: error: give --model and at least one IMAGE (or --list)",
+              file=sys.stderr)
+        return 2
+    options = dict(args.option)
+    known = {k for name in args.method for k in registry.get(name).options}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise UnknownMethodError(f"Unknown --option {unknown[0]!r} for methods {args.method}. "
+                                 f"Expected one of {sorted(known) or 'no options'}. "
+                                 f"{suggest(unknown[0], known) if known else ''}".rstrip())
+    import numpy as np
+
+    import kerasviz
+    from kerasviz import render
+    from kerasviz.layers import as_list
+    from kerasviz.targets import class_names
+
+    model = kerasviz.load_model(args.model, safe_mode=not args.unsafe)
+    pre = _preprocess_fn(args.preprocess)
+    if pre is not None:
+        model = kerasviz.load_model(model, preprocess=pre)
+    out = Path(args.out)
+    stems = [Path(p).stem for p in args.images]
+    if len(set(stems)) < len(stems):
+        stems = [f"{i:02d}_{s}" for i, s in enumerate(stems)]
+
+    probs = as_list(model.predict(kerasviz.preprocess(model, args.images), verbose=0))[0]
+    names = class_names(model, 0)
+    for stem, p in zip(stems, probs.reshape(len(stems), -1)):
+        top = int(np.argmax(p))
+        name = f" {names[top]}" if names else ""
+        print(f"{stem}: top class {top}{name} ({float(p[top]):.3f})")
+
+    target = _target(args)
+    for method in args.method:
+        m = registry.get(method)
+        opts = {k: v for k, v in options.items() if k in m.options}
+        exp = kerasviz.explain(model, args.images, method, target=target,
+                               layer=args.layer if m.uses_layer else None,
+                               batch_size=args.batch_size, **opts)
+        overlays = exp.overlay(alpha=args.alpha, colormap=args.colormap)
+        masked, regions = exp.crop(threshold=args.threshold)
+        boxes = exp.boxes(args.threshold)
+        for i, stem in enumerate(stems):
+            base = out / f"{stem}_{exp.method.replace('+', 'p')}"
+            render.save_png(f"{base}_overlay.png", render.draw_box(overlays[i], boxes[i]))
+            render.save_png(f"{base}_masked.png", masked[i])
+            render.save_png(f"{base}_crop.png", regions[i])
+            np.save(f"{base}_raw.npy", exp.raw[i])
+            np.save(f"{base}_map.npy", exp.maps[i])
+            where = f" at {exp.layer}" if exp.layer else ""
+            print(f"{stem}: {exp.method}{where} explains {exp.labels[i]} (score "
+                  f"{float(exp.scores[i]):.3f}); region {boxes[i].tolist()} -> {base}_*.png")
+    print(f"Wrote {out.resolve()}")
+    return 0
