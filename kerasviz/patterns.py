@@ -49,9 +49,9 @@ RECIPES = ("book", "lucid")
 #: Parameters of *Deep Learning with Python*, 2nd ed. §9.4.2 (Xception, input in [-1, 1]):
 #: start ``uniform(0.4, 0.6)`` in input units (= 178.5…204 raw), loss over the interior without
 #: a 2-px border, L2-normalised gradient, learning rate 10 in input units (= 1275 raw units),
-#: 30 steps, 200×200, deprocessed with std 0.15 and a 25-px crop.
+#: 30 steps, 200×200, deprocessed with std 0.15 and a 25-px crop; no clipping during the ascent.
 BOOK_2ND_EDITION = dict(init=(178.5, 204.0), border=2, grad_norm="l2", step_size=1275.0,
-                        steps=30, size=200, crop=25, display_std=0.15)
+                        steps=30, size=200, crop=25, display_std=0.15, clip=None)
 
 #: keras.io "Visualizing what convnets learn" (ResNet50V2, input in [-1, 1]): start
 #: ``(uniform(0, 1) - 0.5) · 0.25`` in input units (= 111.6…143.4 raw), otherwise as
@@ -59,10 +59,10 @@ BOOK_2ND_EDITION = dict(init=(178.5, 204.0), border=2, grad_norm="l2", step_size
 KERAS_IO = dict(BOOK_2ND_EDITION, init=(111.6, 143.4), size=180)
 
 _BOOK = dict(init=(128.0, 148.0), border=0, grad_norm="rms", step_size=1.0, steps=40, size=150,
-             crop=0, display_std=0.1)
+             crop=0, display_std=0.1, clip=(0.0, 255.0))
 _LUCID = dict(steps=192, size=128, octaves=3, octave_scale=1.4, lr=0.05, jitter=8, scale=0.05,
               rotate=10.0, decay_power=1.0, border=0, crop=0)
-_COMMON = ("tv", "l2")
+_COMMON = dict(tv=0.0, l2=0.0, redirect_steps=16)
 
 # Colour correlation of ImageNet (Lucid's ``color_correlation_svd_sqrt``), column-normalised.
 _COLOR = np.array([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]], np.float32)
@@ -104,21 +104,68 @@ _OBJECTIVE_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 _STEP_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
-def _objective_model(model, path: str, pre_activation: bool):
+def _redirected_relu(max_value: float | None = None):
+    """ReLU (capped at ``max_value``) with a *redirected* gradient (after Lucid's
+    ``redirected_relu_grad``): the incoming gradient also passes through units that are off,
+    wherever it pushes them back towards their live range; it is blocked only where it would push
+    an off unit further away. Forward values are the plain ReLU's; samples stay independent.
+
+    Used for the first ``redirect_steps`` steps of an ascent, so that a start image that leaves
+    most ReLUs of some intermediate layer off (no true gradient through them) still gets moving.
+    """
+    import tensorflow as tf
+
+    @tf.custom_gradient
+    def relu(x):
+        x = tf.convert_to_tensor(x)
+        y = tf.nn.relu(x) if max_value is None else tf.clip_by_value(x, 0.0, max_value)
+
+        def grad(dy):  # dy = d objective / d y; the ascent adds it
+            away = tf.logical_and(x <= 0, dy < 0)
+            if max_value is not None:
+                away = tf.logical_or(away, tf.logical_and(x >= max_value, dy > 0))
+            return tf.where(away, tf.zeros_like(dy), dy)
+
+        return y, grad
+
+    return relu
+
+
+def _relu_cap(layer) -> tuple[bool, float | None]:
+    """Whether ``layer`` applies a plain (optionally capped) ReLU, and the cap."""
+    import keras
+
+    if isinstance(layer, keras.layers.ReLU):
+        plain = float(layer.negative_slope) == 0.0 and float(layer.threshold) == 0.0
+        return plain, None if layer.max_value is None else float(layer.max_value)
+    name = _layers.activation_name(layer)
+    return name in ("relu", "relu6"), 6.0 if name == "relu6" else None
+
+
+def _objective_model(model, path: str, pre_activation: bool, redirect: bool = False):
     """``(sub_model, post_fn)``: a model from the inputs to the layer ``path`` only (nothing
     after it is computed), with the layer's activation removed when ``pre_activation``;
     ``post_fn`` maps that output to the layer's real output (identity when nothing was removed).
-    Cached per (model, path, pre_activation)."""
+    With ``redirect``, every ReLU before the layer back-propagates by :func:`_redirected_relu`.
+    Cached per (model, path, pre_activation, redirect)."""
     import keras
 
     cache = _OBJECTIVE_CACHE.setdefault(model, {})
-    key = (path, bool(pre_activation))
+    key = (path, bool(pre_activation), bool(redirect))
     if key in cache:
         return cache[key]
     removed: list[Callable] = []
 
     def override(p, layer):
         if p != path:
+            is_relu, cap = _relu_cap(layer) if redirect else (False, None)
+            if not is_relu:
+                return None
+            fn = _redirected_relu(cap)
+            if isinstance(layer, (keras.layers.ReLU, keras.layers.Activation)):
+                return keras.layers.Activation(fn, name=f"{layer.name}_redirected")
+            return _layers.WithActivation(layer, fn)
+        if not pre_activation:
             return None
         if type(layer).__name__ in _ACTIVATION_LAYERS:
             removed.append(layer)
@@ -128,7 +175,7 @@ def _objective_model(model, path: str, pre_activation: bool):
             return _layers.WithActivation(layer, keras.activations.linear)
         return None
 
-    flat = _layers.flatten(model, override if pre_activation else None)
+    flat = _layers.flatten(model, override if (pre_activation or redirect) else None)
     if path not in flat.taps:
         raise LayerNotFoundError(f"No layer {path!r} in model {model.name!r}.")
     inputs = flat.inputs[0] if len(flat.inputs) == 1 else flat.inputs
@@ -244,9 +291,10 @@ def _transform(img, t):
 
 def _graphs(model, path: str, pre_activation: bool, recipe: str, size: int, border: int,
             grad_norm: str, A: np.ndarray, b: np.ndarray, param_size: int = 0):
-    """Compiled ``step`` and ``evaluate`` functions, cached per (model, layer, recipe, shapes,
-    structural options). Numbers that may change between calls (step size, penalties, random
-    transforms) are graph inputs, so they never cause a re-trace."""
+    """Compiled ``(steps, evaluate)``, cached per (model, layer, recipe, shapes, structural
+    options). ``steps(redirect)`` gives the step function whose ReLUs back-propagate normally
+    (False) or redirected (True), compiled on first use. Numbers that may change between calls
+    (step size, penalties, random transforms) are graph inputs, so they never cause a re-trace."""
     import tensorflow as tf
 
     key = (path, bool(pre_activation), recipe, size, border, grad_norm, param_size,
@@ -257,8 +305,8 @@ def _graphs(model, path: str, pre_activation: bool, recipe: str, size: int, bord
     sub, post = _objective_model(model, path, pre_activation)
     At, bt = tf.constant(A.T), tf.constant(b)
 
-    def forward(raw, units):
-        out = sub(tf.einsum("nhwc,cd->nhwd", raw, At) + bt, training=False)
+    def forward(raw, units, net=sub):
+        out = net(tf.einsum("nhwc,cd->nhwd", raw, At) + bt, training=False)
         return _objective(out, units, border), _objective(post(out), units, border)
 
     spec_img = tf.TensorSpec((None, size, size, 3), tf.float32)
@@ -269,19 +317,23 @@ def _graphs(model, path: str, pre_activation: bool, recipe: str, size: int, bord
     def evaluate(raw, units):
         return forward(raw, units)
 
-    if recipe == "book":
-        @tf.function(input_signature=[spec_img, spec_units, scalar, scalar, scalar])
-        def step(raw, units, step_size, tv, l2):
+    def book_step(grad_sub):
+        @tf.function(input_signature=[spec_img, spec_units] + [scalar] * 5)
+        def step(raw, units, step_size, tv, l2, lo, hi):
             with tf.GradientTape() as tape:
                 tape.watch(raw)
-                score, _ = forward(raw, units)
+                score, _ = forward(raw, units, grad_sub)
                 loss = tf.reduce_sum(score - _penalties(raw / 255.0, tv, l2))
             g = tape.gradient(loss, raw)
             if grad_norm == "rms":  # 1st edition: g / (RMS(g) + 1e-5), per sample
                 g = g / (tf.sqrt(tf.reduce_mean(tf.square(g), axis=[1, 2, 3], keepdims=True)) + 1e-5)
             else:                   # 2nd edition: tf.math.l2_normalize, per sample
                 g = tf.math.l2_normalize(g, axis=[1, 2, 3])
-            return raw + step_size * g, score
+            return tf.clip_by_value(raw + step_size * g, lo, hi), score
+        return step
+
+    if recipe == "book":
+        make_step = book_step
     else:
         s = param_size
 
@@ -295,13 +347,18 @@ def _graphs(model, path: str, pre_activation: bool, recipe: str, size: int, bord
         def render(spectrum, decay_power):
             return to_image(spectrum, decay_power) * 255.0
 
-        @tf.function(input_signature=[pspec, pspec, pspec, scalar, spec_units,
-                                      tf.TensorSpec((None, 4), tf.float32)] + [scalar] * 4)
-        def step(spectrum, m, v, t, units, tr, lr, decay_power, tv, l2):
+        def make_step(grad_sub):
+            @tf.function(input_signature=[pspec, pspec, pspec, scalar, spec_units,
+                                          tf.TensorSpec((None, 4), tf.float32)] + [scalar] * 4)
+            def step(spectrum, m, v, t, units, tr, lr, decay_power, tv, l2):
+                return lucid_step(spectrum, m, v, t, units, tr, lr, decay_power, tv, l2, grad_sub)
+            return step
+
+        def lucid_step(spectrum, m, v, t, units, tr, lr, decay_power, tv, l2, grad_sub):
             with tf.GradientTape() as tape:
                 tape.watch(spectrum)
                 img = to_image(spectrum, decay_power)
-                score, _ = forward(_transform(img, tr) * 255.0, units)
+                score, _ = forward(_transform(img, tr) * 255.0, units, grad_sub)
                 loss = tf.reduce_sum(score - _penalties(img, tv, l2))
             g = tape.gradient(loss, spectrum)
             m = 0.9 * m + 0.1 * g                                   # Adam (ascent), per element
@@ -309,8 +366,15 @@ def _graphs(model, path: str, pre_activation: bool, recipe: str, size: int, bord
             m_hat, v_hat = m / (1 - 0.9 ** t), v / (1 - 0.999 ** t)
             return spectrum + lr * m_hat / (tf.sqrt(v_hat) + 1e-8), m, v, score
 
-        step = (step, render)
-    cache[key] = (step, evaluate)
+    compiled: dict = {}
+
+    def steps(redirect: bool):
+        if redirect not in compiled:
+            compiled[redirect] = make_step(
+                _objective_model(model, path, pre_activation, True)[0] if redirect else sub)
+        return compiled[redirect]
+
+    cache[key] = (steps, evaluate) if recipe == "book" else (steps, evaluate, render)
     return cache[key]
 
 
@@ -384,7 +448,7 @@ def optimize_patterns(model, layer: Any = None, filters: Any = None, *, recipe: 
 
         raise UnknownMethodError(f"Unknown recipe. Expected one of {list(RECIPES)}. Received: "
                                  f"recipe={recipe!r}. {suggest(str(recipe), RECIPES)}")
-    defaults = dict(_BOOK if recipe == "book" else _LUCID, tv=0.0, l2=0.0)
+    defaults = dict(_BOOK if recipe == "book" else _LUCID, **_COMMON)
     unknown = sorted(set(options) - set(defaults))
     if unknown:
         from kerasviz.errors import suggest
@@ -520,16 +584,18 @@ def _fixed_input_size(model) -> int | None:
 def _run_book(model, path, units, size, seed, opt, pre_activation, A, b, bar):
     import tensorflow as tf
 
-    step, evaluate = _graphs(model, path, pre_activation, "book", size, opt["border"],
-                             opt["grad_norm"], A, b)
+    steps, evaluate = _graphs(model, path, pre_activation, "book", size, opt["border"],
+                              opt["grad_norm"], A, b)
     lo, hi = opt["init"]
     raw = np.stack([np.random.default_rng([seed, int(u)]).random((size, size, 3)) * (hi - lo) + lo
                     for u in units]).astype(np.float32)
     x, u = tf.constant(raw), tf.constant(units)
     s0, a0 = evaluate(x, u)
-    args = [tf.constant(float(opt[k]), tf.float32) for k in ("step_size", "tv", "l2")]
-    for _ in range(opt["steps"]):
-        x, _ = step(x, u, *args)
+    lo_hi = opt["clip"] if opt["clip"] is not None else (-np.inf, np.inf)
+    args = [tf.constant(float(v), tf.float32) for v in
+            (opt["step_size"], opt["tv"], opt["l2"], *lo_hi)]
+    for i in range(opt["steps"]):
+        x, _ = steps(i < opt["redirect_steps"])(x, u, *args)
         bar.update(1)
     s1, a1 = evaluate(x, u)
     return x.numpy(), s0.numpy(), s1.numpy(), a0.numpy(), a1.numpy()
@@ -551,14 +617,13 @@ def _run_lucid(model, path, units, size, seed, opt, pre_activation, A, b, bar):
                             axis=1) for r in rngs], axis=1).astype(np.float32)   # (steps, F, 4)
     u = tf.constant(units)
     decay = tf.constant(float(opt["decay_power"]))
-    scalars = [tf.constant(float(opt[k]), tf.float32) for k in ("lr",)]
-    pen = [tf.constant(float(opt[k]), tf.float32) for k in ("tv", "l2")]
+    lr, tv, l2 = (tf.constant(float(opt[k]), tf.float32) for k in ("lr", "tv", "l2"))
     spectrum = init.astype(np.float32)
     done = 0
     s0 = a0 = None
     for o, (side, n) in enumerate(zip(sides, per_oct)):
-        (step, render), evaluate = _graphs(model, path, pre_activation, "lucid", size,
-                                           opt["border"], "adam", A, b, param_size=side)
+        steps, evaluate, render = _graphs(model, path, pre_activation, "lucid", size,
+                                          opt["border"], "adam", A, b, param_size=side)
         if o > 0:
             prev = render_prev(tf.constant(spectrum), decay).numpy() / 255.0   # (F, size, size, 3)
             small = tf.image.resize(prev, (side, side), "area").numpy()
@@ -568,8 +633,9 @@ def _run_lucid(model, path, units, size, seed, opt, pre_activation, A, b, bar):
             s0, a0 = evaluate(render(p, decay), u)
         m = v = tf.zeros_like(p)
         for i in range(n):
+            step = steps(done < opt["redirect_steps"])
             p, m, v, _ = step(p, m, v, tf.constant(float(i + 1)), u, tf.constant(tr[done]),
-                              scalars[0], decay, *pen)
+                              lr, decay, tv, l2)
             done += 1
             bar.update(1)
         bar.update(1)

@@ -168,11 +168,13 @@ def test_class_model_targets(tiny):
 
 
 def test_compiled_once_per_model_layer_recipe_shape(tiny):
-    P.filter_patterns(tiny, "conv1", range(5), steps=2, batch_size=2, progress=False)
-    P.filter_patterns(tiny, "conv1", [7], steps=2, seed=3, progress=False)
+    P.filter_patterns(tiny, "conv1", range(5), steps=3, redirect_steps=1, batch_size=2,
+                      progress=False)
+    P.filter_patterns(tiny, "conv1", [7], steps=2, redirect_steps=1, seed=3, progress=False)
     key = next(k for k in P._STEP_CACHE[tiny] if k[0] == "conv1" and k[2] == "book")
-    step, evaluate = P._STEP_CACHE[tiny][key]
-    assert step.experimental_get_tracing_count() == 1
+    steps, evaluate = P._STEP_CACHE[tiny][key]
+    assert steps(True).experimental_get_tracing_count() == 1       # redirected first step
+    assert steps(False).experimental_get_tracing_count() == 1      # then the true gradient
     assert evaluate.experimental_get_tracing_count() == 1
 
 
