@@ -109,30 +109,33 @@ def test_eigencam_is_first_principal_direction():
 
 
 def test_scorecam_and_ablationcam_match_loops_over_channels():
-    model = gap_dense(softmax=False, channels=5)
+    model = gap_dense(softmax=True, channels=5)
     x = images(2)
     units = np.array([2, 0])
     tap = keras.Model(model.inputs[0], model.get_layer("c2").output)
     dense = model.get_layer("predictions")
     a = tap(x).numpy()
-    logits = model(x).numpy()[np.arange(2), units]
+    logits = _logit(dense, a)[np.arange(2), units]
     score_w = np.zeros((2, 5))
     ablate_w = np.zeros((2, 5))
     for k in range(5):  # one channel at a time, in plain numpy / eager Keras
         m = _resize(a[..., k], (16, 16))
         lo, hi = m.min(axis=(1, 2), keepdims=True), m.max(axis=(1, 2), keepdims=True)
         m = (m - lo) / np.where(hi > lo, hi - lo, 1)
-        score_w[:, k] = model(x * m[..., None]).numpy()[np.arange(2), units]
+        score_w[:, k] = model(x * m[..., None]).numpy()[np.arange(2), units]  # probability
         ablated = a.copy()
         ablated[..., k] = 0
-        z = dense(ablated.mean(axis=(1, 2))).numpy()[np.arange(2), units]
+        z = _logit(dense, ablated)[np.arange(2), units]
         ablate_w[:, k] = (logits - z) / np.abs(logits)
-    score_w = np.exp(score_w - score_w.max(1, keepdims=True))
-    score_w /= score_w.sum(1, keepdims=True)
     for name, w, opts in (("scorecam", score_w, {"batch_size": 3}), ("ablationcam", ablate_w, {})):
         raw = kerasviz.explain(model, x, name, target=list(units), **opts).raw
         ref = np.einsum("nhwc,nc->nhw", a, w)
         np.testing.assert_allclose(raw, ref, rtol=1e-4, atol=1e-6 * np.abs(ref).max(), err_msg=name)
+
+
+def _logit(dense, a):
+    """Logits of the GAP → Dense(softmax) head from activations, without the softmax."""
+    return a.mean(axis=(1, 2)) @ dense.kernel.numpy() + dense.bias.numpy()
 
 
 def test_saliency_matches_central_finite_differences():

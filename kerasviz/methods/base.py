@@ -102,9 +102,17 @@ class Context:
         return m[..., 0] if squeeze else m
 
     # --- evaluations (chunked) -----------------------------------------------------------------
-    def model_scores(self, xs, units):
-        """Target scores of a batch of inputs ``xs`` ``(m, H, W, C)`` (forward only)."""
+    def model_scores(self, xs, units, probability: bool = False):
+        """Target scores of a batch of inputs ``xs`` ``(m, H, W, C)`` (forward only).
+
+        Args:
+            probability: when the explained output ends in a softmax and the target is a unit,
+                return the softmax probability of the unit instead of its logit.
+        """
         outs = L.as_list(self.plan.tap_model(None, layer=False)(xs, training=False))
+        if probability and units is not None and self.plan.softmax_output:
+            probs = tf.nn.softmax(tf.cast(outs[self.plan.target.output], tf.float32), axis=-1)
+            return tf.gather(probs, units, axis=1, batch_dims=1)
         return self.plan.target.score(outs, units)
 
     def input_grads(self, xs, units, mode: str | None = None):
@@ -214,6 +222,12 @@ class Plan:
         from kerasviz.relu_override import relu_model
 
         return relu_model(self.model, mode, paths, logits=True)
+
+    @property
+    def softmax_output(self) -> bool:
+        """True when the explained output is produced by a softmax (explained as logits)."""
+        path = L.output_layer_paths(self.model)[self.target.output]
+        return path is not None and L.activation_name(L._layer_at(self.model, path)) == "softmax"
 
     def head_model(self):
         """Replay from the layer's output to the outputs (pre-softmax)."""

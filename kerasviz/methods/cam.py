@@ -136,13 +136,15 @@ def eigencam(ctx):
 
 
 @register("scorecam", family="cam", needs="layer",
-          doc="Score-CAM: channels weighted by the score of the input masked by each channel "
-              "(Wang et al. 2020)")
+          doc="Score-CAM: channels weighted by the class probability of the input masked by "
+              "each channel (Wang et al. 2020)")
 def scorecam(ctx, max_channels=None):
     """For each channel k: ``M_k`` = upsampled ``A^k`` min-max scaled to [0, 1];
-    ``s_k = S(x ⊙ M_k)`` (pre-softmax score of the target); ``w = softmax_k(s)``;
-    ``raw = Σ_k w_k A^k``. One forward pass per channel, batched in chunks of ``batch_size``
-    model evaluations (a graph loop).
+    ``w_k = p_c(x ⊙ M_k)``, the softmax probability of the target class on the masked input (the
+    authors' code and tf-keras-vis; some ports softmax the logits over channels instead);
+    ``raw = Σ_k w_k A^k``. For outputs without a softmax (regression, sigmoid) and callable
+    targets, ``w_k`` is the target score itself. One forward pass per channel, batched in chunks
+    of ``batch_size`` model evaluations (a graph loop).
 
     Args:
         max_channels: use only this many channels per image, those with the largest spatial
@@ -162,10 +164,11 @@ def scorecam(ctx, max_channels=None):
         m = tf.where(span > 0, (m - lo) / tf.where(span > 0, span, 1.0), 0.0)
         xs = ctx.x[None] * tf.transpose(m, [3, 0, 1, 2])[..., None]  # (count, n, H, W, C)
         xs = tf.reshape(xs, tf.concat([[-1], tf.shape(ctx.x)[1:]], 0))
-        return tf.reshape(ctx.model_scores(xs, ctx.tile(ctx.units, count)), [count, -1])
+        s = ctx.model_scores(xs, ctx.tile(ctx.units, count), probability=True)
+        return tf.reshape(s, [count, -1])
 
-    scores = tf.transpose(ctx.concat_chunks(chunk, k))  # (n, k)
-    return ctx.cam(tf.einsum("nhwk,nk->nhw", ak, tf.nn.softmax(scores, axis=-1)))
+    weights = tf.transpose(ctx.concat_chunks(chunk, k))  # (n, k)
+    return ctx.cam(tf.einsum("nhwk,nk->nhw", ak, weights))
 
 
 @register("ablationcam", family="cam", needs="layer",
