@@ -8,8 +8,8 @@ import importlib
 
 from kerasviz._backend import ensure_tensorflow_backend as _ensure_tensorflow_backend
 from kerasviz.errors import (
-    BackendError, ImageError, KerasvizError, LayerNotFoundError, ModelError, TargetError,
-    UnknownClassError, UnknownMethodError, WeightsNotFoundError)
+    ArgumentError, BackendError, ImageError, KerasvizError, LayerNotFoundError, ModelError,
+    TargetError, UnknownClassError, UnknownMethodError, WeightsNotFoundError)
 
 _ensure_tensorflow_backend()
 
@@ -49,8 +49,8 @@ _API = {
 }
 
 __all__ = [
-    "BackendError", "ImageError", "KerasvizError", "LayerNotFoundError", "ModelError",
-    "TargetError", "UnknownClassError", "UnknownMethodError", "WeightsNotFoundError",
+    "ArgumentError", "BackendError", "ImageError", "KerasvizError", "LayerNotFoundError",
+    "ModelError", "TargetError", "UnknownClassError", "UnknownMethodError", "WeightsNotFoundError",
     *_API,
 ]
 

@@ -13,7 +13,9 @@ the built-in class a caller would naturally catch (``ValueError``, ``TypeError``
     ├── LayerNotFoundError (ValueError)   unknown layer name / index / pattern
     ├── UnknownClassError (ValueError)    unknown ImageNet / model class name or id
     ├── UnknownMethodError (ValueError)   unknown explanation method
-    └── TargetError (ValueError)          target that does not fit the model's outputs
+    ├── TargetError (ValueError)          target that does not fit the model's outputs
+    └── ArgumentError (ValueError)        an option out of its valid range (sizes, steps,
+                                          channel / filter indices)
 
 Messages follow one pattern: what is wrong, what was expected, what was received, and the
 closest valid options (see :func:`closest`).
@@ -58,6 +60,10 @@ class UnknownMethodError(KerasvizError, ValueError):
 
 class TargetError(KerasvizError, ValueError):
     """A target does not fit the model's outputs."""
+
+
+class ArgumentError(KerasvizError, ValueError):
+    """An option value is out of its valid range (a size, a number of steps, an index)."""
 
 
 def closest(name: str, options: Iterable[str], n: int = 5) -> list[str]:

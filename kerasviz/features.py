@@ -21,7 +21,7 @@ import numpy as np
 
 from kerasviz import layers as _layers
 from kerasviz import render
-from kerasviz.errors import LayerNotFoundError, ModelError, suggest
+from kerasviz.errors import ArgumentError, LayerNotFoundError, ModelError, suggest
 
 __all__ = ["activations", "layer_stats", "LayerStats", "StatsTable", "sparsity_figure",
            "channel_grid", "channel_figure", "filter_weights"]
@@ -37,7 +37,7 @@ def _forward_chunks(model, images, layers, batch_size: int, preprocess) -> tuple
     from kerasviz.models import preprocess as _preprocess
 
     if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size < 1:
-        raise ValueError(f"Expected batch_size to be a positive integer. Received: "
+        raise ArgumentError(f"Expected batch_size to be a positive integer. Received: "
                          f"batch_size={batch_size!r}")
     paths = _layers.select_layers(model, layers)
     x = _preprocess(model, images, preprocess=preprocess)
@@ -154,7 +154,7 @@ def layer_stats(model, images: Any, layers: Any = None, *, zero_tol: float = 0.0
         As :func:`activations`.
     """
     if not (isinstance(zero_tol, (int, float)) and zero_tol >= 0):
-        raise ValueError(f"Expected zero_tol to be a number >= 0. Received: zero_tol={zero_tol!r}")
+        raise ArgumentError(f"Expected zero_tol to be a number >= 0. Received: zero_tol={zero_tol!r}")
     paths, chunks = _forward_chunks(model, images, layers, batch_size, preprocess)
     acc = [None] * len(paths)
     for outs in chunks:
@@ -196,7 +196,7 @@ def sparsity_figure(stats: Sequence[LayerStats], title: str | None = None):
     from matplotlib.figure import Figure
 
     if not stats:
-        raise ValueError("Expected at least one LayerStats row. Received: stats=[]")
+        raise ArgumentError("Expected at least one LayerStats row. Received: stats=[]")
     fig = Figure(figsize=(max(5.0, 0.45 * len(stats) + 2), 3.8), layout="constrained")
     ax = fig.add_subplot()
     pos = np.arange(len(stats))
@@ -223,13 +223,13 @@ def _pick_channels(a: np.ndarray, channels, sort) -> np.ndarray:
     else:
         idx = np.asarray(list(channels) if not isinstance(channels, (int, np.integer)) else [channels])
         if idx.dtype.kind not in "iu" or idx.size == 0 or idx.min() < -c or idx.max() >= c:
-            raise ValueError(f"Expected channel indices in [0, {c}). Received: channels={channels!r}")
+            raise ArgumentError(f"Expected channel indices in [0, {c}). Received: channels={channels!r}")
         idx = idx % c
     if sort in ("mean", "-mean"):
         means = a[..., idx].mean(axis=(0, 1))
         idx = idx[np.argsort(-means if sort == "mean" else means, kind="stable")]
     elif sort is not None:
-        raise ValueError(f"Unknown sort. Expected None, 'mean' (largest first) or '-mean'. "
+        raise ArgumentError(f"Unknown sort. Expected None, 'mean' (largest first) or '-mean'. "
                          f"Received: sort={sort!r}")
     return idx
 
@@ -262,13 +262,13 @@ def channel_grid(acts: np.ndarray, title: str | None = None, *, cols: int = 16,
         ``uint8 (H, W, 3)`` RGB image.
 
     Raises:
-        ValueError: ``acts`` is not one image's ``(h, w, c)`` map, or bad channels / sort.
+        ArgumentError: ``acts`` is not one image's ``(h, w, c)`` map, or bad channels / sort.
     """
     a = np.asarray(acts)
     if a.ndim == 4 and a.shape[0] == 1:
         a = a[0]
     if a.ndim != 3 or 0 in a.shape:
-        raise ValueError(f"Expected one image's activations of shape (h, w, c). Received: shape "
+        raise ArgumentError(f"Expected one image's activations of shape (h, w, c). Received: shape "
                          f"{a.shape}. For a batch pass acts[i].")
     idx = _pick_channels(a, channels, sort)
     sel = np.moveaxis(a[..., idx].astype(np.float32), -1, 0)            # (k, h, w)
@@ -362,7 +362,7 @@ def filter_weights(model, layer: Any = None, *, filters: Any = None,
         elif isinstance(input_channel, (int, np.integer)) and -cin <= input_channel < cin:
             tiles, rgb = kernel[:, :, input_channel:input_channel + 1 or None], False
         else:
-            raise ValueError(f"Expected input_channel None, 'mean' or an int in [0, {cin}). "
+            raise ArgumentError(f"Expected input_channel None, 'mean' or an int in [0, {cin}). "
                              f"Received: input_channel={input_channel!r}")
     tiles = np.moveaxis(tiles if rgb else tiles[:, :, 0], -1, 0)    # (F, kh, kw[, 3])
     n = tiles.shape[0]

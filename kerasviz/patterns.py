@@ -39,7 +39,8 @@ from typing import Any, Callable
 import numpy as np
 
 from kerasviz import layers as _layers
-from kerasviz.errors import LayerNotFoundError, ModelError, TargetError
+from kerasviz.errors import (ArgumentError, LayerNotFoundError, ModelError, TargetError,
+                             UnknownMethodError, suggest)
 
 __all__ = ["filter_patterns", "optimize_patterns", "Patterns", "BOOK_2ND_EDITION", "KERAS_IO",
            "RECIPES"]
@@ -412,10 +413,10 @@ def _resolve_units(model, layer, filters, target) -> tuple[str, np.ndarray]:
     else:
         units = np.atleast_1d(np.asarray(list(filters) if isinstance(filters, range) else filters))
         if units.dtype.kind not in "iu" or units.size == 0 or units.min() < 0 or units.max() >= n:
-            raise ValueError(f"Expected filter indices in [0, {n}) for layer {path!r} "
+            raise ArgumentError(f"Expected filter indices in [0, {n}) for layer {path!r} "
                              f"({n} filters). Received: filters={filters!r}")
     if units.size == 0:
-        raise ValueError(f"No filters selected. Received: filters={filters!r}")
+        raise ArgumentError(f"No filters selected. Received: filters={filters!r}")
     return path, units.astype(np.int32)
 
 
@@ -444,34 +445,30 @@ def optimize_patterns(model, layer: Any = None, filters: Any = None, *, recipe: 
     plus the optimised float images and the objective / activation before and after).
     """
     if recipe not in RECIPES:
-        from kerasviz.errors import UnknownMethodError, suggest
-
         raise UnknownMethodError(f"Unknown recipe. Expected one of {list(RECIPES)}. Received: "
                                  f"recipe={recipe!r}. {suggest(str(recipe), RECIPES)}")
     defaults = dict(_BOOK if recipe == "book" else _LUCID, **_COMMON)
     unknown = sorted(set(options) - set(defaults))
     if unknown:
-        from kerasviz.errors import suggest
-
-        raise TypeError(f"Unknown option {unknown[0]!r} for recipe {recipe!r}. Expected some of "
+        raise UnknownMethodError(f"Unknown option {unknown[0]!r} for recipe {recipe!r}. Expected some of "
                         f"{sorted(defaults)}. {suggest(unknown[0], defaults)}")
     opt = {**defaults, **options}
     if steps is not None:
         opt["steps"] = steps
     if not isinstance(opt["steps"], (int, np.integer)) or opt["steps"] < 0:
-        raise ValueError(f"Expected steps to be an integer >= 0. Received: steps={opt['steps']!r}")
+        raise ArgumentError(f"Expected steps to be an integer >= 0. Received: steps={opt['steps']!r}")
     if not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"Expected an integer seed. Received: seed={seed!r}")
+        raise ArgumentError(f"Expected an integer seed. Received: seed={seed!r}")
     path, units = _resolve_units(model, layer, filters, target)
     fixed = _fixed_input_size(model)
     if size is None:
         size = fixed or opt["size"]
     elif fixed and int(size) != fixed:
-        raise ValueError(f"Model {model.name!r} takes {fixed}×{fixed} images only. Expected "
+        raise ArgumentError(f"Model {model.name!r} takes {fixed}×{fixed} images only. Expected "
                          f"size={fixed} or None. Received: size={size!r}")
     size = int(size)
     if size < 8 or size <= 2 * opt["crop"]:
-        raise ValueError(f"Expected size >= 8 and > 2·crop ({2 * opt['crop']}). Received: size={size}")
+        raise ArgumentError(f"Expected size >= 8 and > 2·crop ({2 * opt['crop']}). Received: size={size}")
     A, b = _input_affine(model, preprocess)
     batch = int(batch_size) if batch_size else _auto_batch(model, path, size, memory_mb)
     run = _run_book if recipe == "book" else _run_lucid
@@ -550,8 +547,8 @@ def filter_patterns(model, layer: Any = None, filters: Any = None, *, recipe: st
 
     Raises:
         LayerNotFoundError: unknown layer, or one without a 4-D or 2-D output.
-        ValueError: filters out of range, bad size / steps / seed.
-        UnknownMethodError: unknown recipe. TypeError: unknown option.
+        ArgumentError: filters out of range, bad size / steps / seed.
+        UnknownMethodError: unknown recipe or recipe option.
         TargetError, UnknownClassError: bad target.
         ModelError: a preprocessing that is not affine per pixel.
 

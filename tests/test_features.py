@@ -87,7 +87,7 @@ def test_layer_selection_and_errors(tiny, images):
         features.activations(tiny, images, "conv_2")
     with pytest.raises(kerasviz.ImageError, match="expects input of shape"):
         features.activations(tiny, np.zeros((1, 20, 20, 3), np.float32))
-    with pytest.raises(ValueError, match="batch_size"):
+    with pytest.raises(kerasviz.ArgumentError, match="batch_size"):
         features.activations(tiny, images, batch_size=0)
 
 
@@ -168,11 +168,11 @@ def test_channel_grid_subset_sort_scale_and_title():
     assert big.shape == (32, 6 * 33 - 1, 3)
     titled = features.channel_grid(a, "conv9")
     assert titled.shape[0] == big.shape[0] + 18 and (titled[:18] < 128).any()
-    with pytest.raises(ValueError, match="shape"):
+    with pytest.raises(kerasviz.ArgumentError, match="shape"):
         features.channel_grid(np.zeros((2, 4, 4, 3)))
-    with pytest.raises(ValueError, match="channel indices"):
+    with pytest.raises(kerasviz.ArgumentError, match="channel indices"):
         features.channel_grid(a, channels=[9])
-    with pytest.raises(ValueError, match="sort"):
+    with pytest.raises(kerasviz.ArgumentError, match="sort"):
         features.channel_grid(a, sort="max")
 
 
@@ -208,5 +208,5 @@ def test_filter_weights_rgb_mean_channel_and_depthwise(tiny, nested):
     assert features.filter_weights(nested).shape == (6, 3, 3, 3)  # first conv of the nested base
     with pytest.raises(LayerNotFoundError, match="MaxPooling2D.*Conv2D"):
         features.filter_weights(tiny, "pool1")
-    with pytest.raises(ValueError, match="input_channel"):
+    with pytest.raises(kerasviz.ArgumentError, match="input_channel"):
         features.filter_weights(tiny, "conv2", input_channel=8)

@@ -12,7 +12,7 @@ import importlib
 import sys
 
 #: Sub-command modules, in the order ``kerasviz --help`` lists them.
-COMMANDS = ["demo", "explain", "classes", "fetch_weights"]
+COMMANDS = ["demo", "explain", "activations", "filters", "classes", "fetch_weights"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,128 @@
+"""``kerasviz activations``: channel grids and per-layer statistics for images.
+
+Examples::
+
+    kerasviz activations --model shapes img.png --out out/
+    kerasviz activations --model vgg16 cat.jpg --layers 'block*_conv1' --out out/
+    kerasviz activations --model shapes img.png --layers Conv2D --sort mean --channels 0:32 --out out/
+    kerasviz activations --model shapes a.png b.png --json --out out/   # statistics as JSON on stdout
+
+Writes ``<image>_<layer>.png`` (one grid per image and layer; ``/`` in nested paths becomes
+``__``), ``stats.txt`` and ``stats.json`` (statistics over all the images) and
+``sparsity.png`` (zero and dead-channel fractions against depth), and prints the statistics table.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def parse_layers(text: str | None):
+    """``"conv1,2,block*_conv*,Conv2D"`` → a list of layer specs for :func:`select_layers`:
+    integers become indices and names of ``keras.layers`` classes become classes."""
+    if text is None:
+        return None
+    specs: list = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        if part.lstrip("-").isdigit():
+            specs.append(int(part))
+        elif part[0].isupper() and "/" not in part and not any(c in part for c in "*?["):
+            import keras
+
+            cls = getattr(keras.layers, part, None)
+            specs.append(cls if isinstance(cls, type) else part)
+        else:
+            specs.append(part)
+    return specs
+
+
+def parse_indices(text: str | None):
+    """``"0:64"`` → ``slice(0, 64)``; ``"1,5,9"`` → ``[1, 5, 9]``; ``"3"`` → ``[3]``; None → None."""
+    if text is None:
+        return None
+    try:
+        if ":" in text:
+            parts = [int(p) if p.strip() else None for p in text.split(":")]
+            if len(parts) > 3:
+                raise ValueError
+            return slice(*parts)
+        return [int(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected START:STOP[:STEP] or I,J,K, got {text!r}") from None
+
+
+def register(subparsers) -> None:
+    """Add the ``activations`` sub-command to ``subparsers``."""
+    p = subparsers.add_parser(
+        "activations", help="what each layer computes: channel grids and sparsity statistics",
+        description="Run images through a model and save every chosen layer's channels as a grid "
+                    "(the Keras book's layout), with per-layer statistics.")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
+    p.add_argument("--model", "-m", required=True,
+                   help="a demo model (shapes, sensors), a keras.applications name or a model file")
+    p.add_argument("--layers", "-l", help="comma-separated names, paths (vgg16/block5_conv3), "
+                                          "indices, globs ('block*_conv*') or layer classes "
+                                          "(Conv2D); default: every layer with a 4-D output")
+    p.add_argument("--channels", type=parse_indices, metavar="START:STOP | I,J,…",
+                   help="channels to show in the grids (default all)")
+    p.add_argument("--sort", choices=["mean", "-mean"],
+                   help="order tiles by mean activation (largest first; -mean: smallest first)")
+    p.add_argument("--cols", type=int, default=16, help="tiles per row (default 16, as the book)")
+    p.add_argument("--colormap", default="viridis", help="viridis (default), jet, gray, …")
+    p.add_argument("--zero-tol", type=float, default=0.0,
+                   help="|a| <= this counts as zero in the statistics (default 0)")
+    p.add_argument("--json", action="store_true", help="print the statistics as JSON")
+    p.add_argument("--preprocess", help="for model files: 'unit' (x/255), 'none' (0-255) or an "
+                                        "application's preprocessing (vgg16, resnet50, …)")
+    p.add_argument("--unsafe", action="store_true",
+                   help="allow model files with Lambda layers (only for files you trust)")
+    p.add_argument("--out", "-o", default="kerasviz_activations", help="output folder")
+    p.set_defaults(func=run)
+
+
+def load(args):
+    """The model named by ``--model`` with ``--preprocess`` / ``--unsafe`` applied."""
+    import kerasviz
+    from kerasviz.cli.explain import _preprocess_fn
+
+    model = kerasviz.load_model(args.model, safe_mode=not args.unsafe)
+    pre = _preprocess_fn(args.preprocess)
+    return kerasviz.load_model(model, preprocess=pre) if pre is not None else model
+
+
+def run(args: argparse.Namespace) -> int:
+    """Compute activations and statistics, write grids, tables and the sparsity plot."""
+    from kerasviz import features, render
+
+    model = load(args)
+    layers = parse_layers(args.layers)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stats = features.layer_stats(model, args.images, layers, zero_tol=args.zero_tol)
+    acts = features.activations(model, args.images, [r.layer for r in stats])
+    stems = [Path(p).stem for p in args.images]
+    if len(set(stems)) < len(stems):
+        stems = [f"{i:02d}_{s}" for i, s in enumerate(stems)]
+    written = []
+    for path, a in acts.items():
+        if a.ndim != 4:
+            continue
+        for i, stem in enumerate(stems):
+            grid = features.channel_grid(a[i], path, cols=args.cols, channels=args.channels,
+                                         sort=args.sort, colormap=args.colormap)
+            name = out / f"{stem}_{path.replace('/', '__')}.png"
+            render.save_png(name, grid)
+            written.append(name)
+    (out / "stats.txt").write_text(str(stats) + "\n")
+    (out / "stats.json").write_text(stats.to_json(indent=2) + "\n")
+    features.sparsity_figure(stats, f"{model.name}: sparsity vs depth").savefig(
+        out / "sparsity.png", dpi=100)
+    if args.json:
+        print(stats.to_json(indent=2))
+    else:
+        print(stats)
+        print(f"\nWrote {len(written)} grids, stats.txt, stats.json and sparsity.png to "
+              f"{out.resolve()}")
+    return 0

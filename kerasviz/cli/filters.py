@@ -1,0 +1,113 @@
+"""``kerasviz filters``: what input each filter of a layer responds to most, and its weights.
+
+Examples::
+
+    kerasviz filters --model shapes --layer conv4 --filters 0:32 --out out/
+    kerasviz filters --model shapes --layer conv2 --recipe lucid --steps 128 --out out/
+    kerasviz filters --model vgg16 --layer block3_conv1 --filters 0:64 --out out/      # the book's figure
+    kerasviz filters --model shapes --target circle,star --recipe lucid --out out/     # class models
+    kerasviz filters --model shapes --layer conv1 --option step_size=2 --out out/
+
+Writes ``patterns_<layer>_<recipe>.png`` (a grid of the patterns, filter index order),
+``weights_<layer>.png`` (the layer's kernels when it is a Conv2D / DepthwiseConv2D) and
+``patterns.json`` (per filter: objective and activation before and after the ascent).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from kerasviz.cli.activations import load, parse_indices
+from kerasviz.cli.explain import _option
+
+
+def register(subparsers) -> None:
+    """Add the ``filters`` sub-command to ``subparsers``."""
+    from kerasviz.patterns import RECIPES
+
+    p = subparsers.add_parser(
+        "filters", help="filter patterns by gradient ascent, and filter weights",
+        description="Find, by gradient ascent in input space, the picture each filter of a layer "
+                    "responds to most (or a class model with --target); also tile the layer's "
+                    "kernels.")
+    p.add_argument("--model", "-m", required=True,
+                   help="a demo model (shapes, sensors), a keras.applications name or a model file")
+    p.add_argument("--layer", "-l", help="layer name or path (vgg16/block3_conv1); default: the "
+                                         "last layer with a 4-D output")
+    p.add_argument("--filters", "-f", type=parse_indices, metavar="START:STOP | I,J,…",
+                   help="filters to visualise (default all)")
+    p.add_argument("--target", help="comma-separated class ids or names: class-model "
+                                    "visualisation of the output instead of --layer/--filters")
+    p.add_argument("--recipe", choices=RECIPES, default="book", help="book (default) or lucid")
+    p.add_argument("--steps", type=int, help="ascent steps (default: 40 book, 192 lucid)")
+    p.add_argument("--size", type=int, help="image side (default: the model's input size, else "
+                                            "150 book / 128 lucid)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--option", type=_option, action="append", default=[], metavar="KEY=VALUE",
+                   help="a recipe option, e.g. step_size=2, octaves=4, tv=0.5 (repeatable)")
+    p.add_argument("--cols", type=int, default=8, help="patterns per row (default 8)")
+    p.add_argument("--batch-size", type=int, help="filters per compiled batch (default: by memory)")
+    p.add_argument("--json", action="store_true", help="print the per-filter results as JSON")
+    p.add_argument("--preprocess", help="for model files: 'unit' (x/255), 'none' (0-255) or an "
+                                        "application's preprocessing (vgg16, resnet50, …)")
+    p.add_argument("--unsafe", action="store_true",
+                   help="allow model files with Lambda layers (only for files you trust)")
+    p.add_argument("--out", "-o", default="kerasviz_filters", help="output folder")
+    p.set_defaults(func=run)
+
+
+def _targets(text: str | None):
+    if text is None:
+        return None
+    return [int(t) if t.strip().lstrip("-").isdigit() else t.strip()
+            for t in text.split(",") if t.strip()]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the ascent, write the patterns grid, the weights grid and the JSON summary."""
+    import numpy as np
+
+    from kerasviz import features, patterns, render
+    from kerasviz.errors import LayerNotFoundError
+
+    model = load(args)
+    res = patterns.optimize_patterns(
+        model, args.layer, args.filters, recipe=args.recipe, target=_targets(args.target),
+        steps=args.steps, size=args.size, seed=args.seed, batch_size=args.batch_size,
+        **dict(args.option))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    safe = res.layer.replace("/", "__")
+    title = f"{res.layer} ({args.recipe}): " + (
+        f"classes {', '.join(map(str, res.units))}" if args.target else
+        f"filters {res.units[0]}..{res.units[-1]}")
+    grid = render.title_band(render.tile(res.images, cols=args.cols, pad=2), title)
+    files = [out / f"patterns_{safe}_{args.recipe}.png"]
+    render.save_png(files[0], grid)
+    if args.target is None:
+        try:
+            w = features.filter_weights(model, res.layer, filters=res.units)
+        except LayerNotFoundError:
+            w = None  # not a convolution: no kernels to show
+        if w is not None:
+            scale = max(1, 48 // max(w.shape[1:3]))
+            tiles = np.repeat(np.repeat(w, scale, axis=1), scale, axis=2)
+            files.append(out / f"weights_{safe}.png")
+            render.save_png(files[-1], render.title_band(render.tile(tiles, cols=16, pad=2),
+                                                         f"{res.layer} kernels"))
+    rows = [{"unit": int(u), "score_start": float(a), "score_end": float(b),
+             "activation_start": float(c), "activation_end": float(d)}
+            for u, a, b, c, d in zip(res.units, res.score_start, res.score_end,
+                                     res.activation_start, res.activation_end)]
+    summary = {"model": model.name, "layer": res.layer, "recipe": res.recipe, "seed": args.seed,
+               "files": [f.name for f in files], "filters": rows}
+    (out / "patterns.json").write_text(json.dumps(summary, indent=2) + "\n")
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        gain = res.activation_end / np.maximum(res.activation_start, 1e-12)
+        print(f"{res.layer}: {len(res.units)} patterns ({args.recipe}); activation raised ≥5× "
+              f"for {np.mean(gain >= 5):.0%} of them. Wrote {', '.join(f.name for f in files)} "
+              f"and patterns.json to {out.resolve()}")
+    return 0
