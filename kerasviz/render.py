@@ -156,3 +156,23 @@ def title_band(image: np.ndarray, text: str, height: int = 18, color=(0, 0, 0),
     cv2.putText(band, text, (2, height - 5), cv2.FONT_HERSHEY_SIMPLEX, scale,
                 tuple(int(c) for c in color), 1, cv2.LINE_AA)
     return np.concatenate([band, image.astype(np.uint8)], axis=0)
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Intersection over union of boxes ``[x0, y0, x1, y1]`` (``x1``, ``y1`` exclusive), pairwise
+    along the first axis: ``(N, 4)`` and ``(N, 4)`` → ``float64 (N,)`` in [0, 1]."""
+    a, b = np.asarray(a, np.float64).reshape(-1, 4), np.asarray(b, np.float64).reshape(-1, 4)
+    w = np.clip(np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0]), 0, None)
+    h = np.clip(np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1]), 0, None)
+    inter = w * h
+    area = lambda r: (r[:, 2] - r[:, 0]) * (r[:, 3] - r[:, 1])  # noqa: E731
+    union = area(a) + area(b) - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
+
+
+def peak_in_box(maps: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Whether the maximum of each map ``(N, H, W)`` lies inside its box ``(N, 4)``
+    ``[x0, y0, x1, y1]`` (``x1``, ``y1`` exclusive): ``bool (N,)``."""
+    maps, boxes = np.asarray(maps), np.asarray(boxes).reshape(-1, 4)
+    y, x = np.unravel_index(maps.reshape(len(maps), -1).argmax(1), maps.shape[1:])
+    return (x >= boxes[:, 0]) & (x < boxes[:, 2]) & (y >= boxes[:, 1]) & (y < boxes[:, 3])

@@ -176,3 +176,23 @@ def test_integrated_gradients_completeness_error_shrinks():
     assert np.abs(gap).min() > 0.01
     assert errors[0] > errors[1] > errors[2]
     assert errors[2] < 1e-3 * np.abs(gap).max()
+
+
+def test_ablationcam_head_with_a_skip_connection_around_the_layer():
+    i = keras.Input((12, 12, 3))
+    c1 = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="c1")(i)
+    c2 = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="c2")(c1)
+    z = keras.layers.Dense(3, name="d")(keras.layers.GlobalAveragePooling2D()(keras.layers.Add()([c2, c1])))
+    model = keras.Model(i, z)
+    from kerasviz.layers import head_model
+
+    assert len(head_model(model, "c2", logits=True).inputs) == 2  # needs the input for c1 too
+    x = images(2, 12, seed=4)
+    a1, a2 = (t.numpy() for t in keras.Model(i, [c1, c2])(x))
+    dense = model.get_layer("d")
+    score = lambda a: ((a + a1).mean(axis=(1, 2)) @ dense.kernel.numpy() + dense.bias.numpy())[:, 1]  # noqa: E731
+    w = np.stack([(score(a2) - score(a2 * (np.arange(4) != k))) / np.abs(score(a2))
+                  for k in range(4)], axis=1)
+    raw = kerasviz.explain(model, x, "ablationcam", target=1, layer="c2").raw
+    ref = np.einsum("nhwc,nc->nhw", a2, w)
+    np.testing.assert_allclose(raw, ref, rtol=1e-4, atol=1e-6 * np.abs(ref).max())
