@@ -80,17 +80,28 @@ def tf_keras_vis_runner(model, name: str, options: dict, layer: str):
             from tf_keras_vis.utils.scores import CategoricalScore
     except ImportError:
         return None
+    def quiet(fn):
+        def run(x):
+            import contextlib
+            import io
+            import warnings
+
+            with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+                warnings.simplefilter("ignore")  # its Keras input-structure warnings, progress bars
+                return fn(x)
+        return run
+
     cams = {"gradcam": Gradcam, "gradcam++": GradcamPlusPlus, "layercam": Layercam,
             "scorecam": Scorecam}
     if name in cams:
         tool = cams[name](model, model_modifier=ReplaceToLinear(), clone=True)
         extra = {"max_N": options["max_channels"]} if name == "scorecam" and options.get("max_channels") else {}
-        return lambda x: tool(CategoricalScore([0] * len(x)), x, penultimate_layer=layer, **extra)
+        return quiet(lambda x: tool(CategoricalScore([0] * len(x)), x, penultimate_layer=layer, **extra))
     if name in ("saliency", "smoothgrad"):
         tool = Saliency(model, model_modifier=ReplaceToLinear(), clone=True)
         extra = {"smooth_samples": options.get("samples", 25), "smooth_noise": options.get("noise", 0.15)} \
             if name == "smoothgrad" else {}
-        return lambda x: tool(CategoricalScore([0] * len(x)), x, **extra)
+        return quiet(lambda x: tool(CategoricalScore([0] * len(x)), x, **extra))
     return None
 
 
@@ -101,7 +112,7 @@ def main(argv=None) -> int:
     p.add_argument("--batches", default=None, help="comma-separated batch sizes")
     p.add_argument("--methods", default=None, help="comma-separated methods (default: all)")
     p.add_argument("--options", choices=["light", "default"], default="light")
-    p.add_argument("--repeat", type=int, default=1, help="warm calls per measurement (median)")
+    p.add_argument("--repeat", type=int, default=3, help="warm calls per measurement (median)")
     p.add_argument("--no-tf-keras-vis", action="store_true")
     args = p.parse_args(argv)
 

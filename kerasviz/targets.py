@@ -192,9 +192,15 @@ def class_names(model, output: int = 0) -> list[str] | None:
     if isinstance(names, (list, tuple)) and output == 0 and len(names) == units:
         return [str(n) for n in names]
     if (names == "imagenet" or names is None) and units == 1000 and output == 0:
-        from kerasviz import imagenet
-        return [imagenet.name(i) for i in range(1000)]
+        return list(_imagenet_names())
     return None
+
+
+@functools.lru_cache(maxsize=1)
+def _imagenet_names() -> tuple[str, ...]:
+    from kerasviz import imagenet
+
+    return tuple(imagenet.name(i) for i in range(imagenet.NUM_CLASSES))
 
 
 def _norm(text: str) -> str:
