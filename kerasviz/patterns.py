@@ -1,14 +1,15 @@
 """Filter patterns and class models by gradient ascent in input space.
 
 What input makes filter ``f`` of a layer fire most? Start from a grey, slightly noisy picture and
-change it, step by step, along the gradient of the filter's mean activation. The same machinery
-maximises an output unit of a classifier (a *class model*, Simonyan et al. 2013).
+change it, step by step, along the gradient of the filter's mean activation (Erhan et al. 2009).
+The same machinery maximises an output unit of a classifier (a *class model*, Simonyan et al.
+2013).
 
 Two recipes:
 
-* ``"book"`` — the Keras book's (Chollet, *Deep Learning with Python*, 1st ed. §5.4.2), batched.
-  :data:`BOOK_2ND_EDITION` and :data:`KERAS_IO` hold the 2nd-edition (§9.4.2) and keras.io
-  ("Visualizing what convnets learn") parameters.
+* ``"book"`` — the Keras book's loop (Chollet, *Deep Learning with Python*, 1st ed. §5.4.2),
+  batched. Presets hold the book's exact parameters: :data:`BOOK_1ST_EDITION`,
+  :data:`BOOK_2ND_EDITION` (§9.4.2) and :data:`KERAS_IO` ("Visualizing what convnets learn").
 * ``"lucid"`` — better-looking patterns after Olah, Mordvintsev & Schubert, "Feature
   Visualization", Distill 2017: a decorrelated-colour, frequency-scaled (Fourier) image
   parameterisation, random jitter / scale / rotation at every step, several octaves, Adam.
@@ -16,17 +17,32 @@ Two recipes:
 Model-agnostic by construction: the image being optimised is always **raw RGB in [0, 255]
 units**, and the model's own preprocessing (an affine map per channel for every
 ``keras.applications`` model: caffe / tf / torch / none, and ``x / 255`` for the shipped models)
-is applied inside the graph. Step sizes therefore mean the same on VGG16 (where it reproduces
-the book exactly: caffe preprocessing is a channel swap and a shift), ResNet, MobileNet or the
-shipped ``shapes`` model. By default the objective is the layer's *pre-activation* (its fused
-ReLU or following standalone activation removed, as Lucid's ``*_pre_relu`` objectives): a grey
-start image leaves many ReLU filters at exactly zero, where the post-ReLU gradient is zero and the
-book's loop would not move (the familiar "grey squares" on ResNet / MobileNet).
+is applied inside the graph. Step sizes therefore mean the same on VGG16 (caffe preprocessing is
+a channel swap and a shift, so raw units are VGG16's input units, as in the book), ResNet,
+MobileNet or the shipped ``shapes`` model.
+
+The book's numbers suit VGG16, whose grey-start activations are alive. On other models a grey
+start leaves many ReLUs off — in the layer itself and upstream — so the true gradient is zero or
+tiny and 40 steps of size 1 barely move (measured on the ``shapes`` model: no filter of its last
+conv layer gained 5×). kerasviz's ``"book"`` defaults therefore keep the book's start, loss,
+RMS-normalised step, 40 steps and display, and add: (1) the objective is the layer's
+*pre-activation* (fused ReLU or following activation layer removed, as Lucid's ``*_pre_relu``
+objectives), (2) every ReLU before the layer back-propagates a *redirected* gradient (after
+Lucid), (3) step size 4 raw units, (4) pixels are clipped to [0, 255] after each step, (5) the
+best iterate is returned. ``**BOOK_1ST_EDITION`` switches all five off.
 
 Every filter gets its own random numbers from ``numpy.random.default_rng([seed, filter])``,
 and samples of a batch do not interact (inference mode, per-sample gradient normalisation,
 element-wise Adam), so the pattern of filter ``k`` does not depend on which other filters share
 its batch.
+
+References:
+    F. Chollet, *Deep Learning with Python*, Manning 2017 (§5.4.2) and 2021 (§9.4.2).
+    D. Erhan, Y. Bengio, A. Courville, P. Vincent, "Visualizing Higher-Layer Features of a Deep
+    Network", 2009.
+    K. Simonyan, A. Vedaldi, A. Zisserman, "Deep Inside Convolutional Networks: Visualising
+    Image Classification Models and Saliency Maps", arXiv:1312.6034, 2013.
+    C. Olah, A. Mordvintsev, L. Schubert, "Feature Visualization", Distill, 2017.
 """
 from __future__ import annotations
 
@@ -42,28 +58,37 @@ from kerasviz import layers as _layers
 from kerasviz.errors import (ArgumentError, LayerNotFoundError, ModelError, TargetError,
                              UnknownMethodError, suggest)
 
-__all__ = ["filter_patterns", "optimize_patterns", "Patterns", "BOOK_2ND_EDITION", "KERAS_IO",
-           "RECIPES"]
+__all__ = ["filter_patterns", "optimize_patterns", "Patterns", "BOOK_1ST_EDITION",
+           "BOOK_2ND_EDITION", "KERAS_IO", "RECIPES"]
 
 RECIPES = ("book", "lucid")
+
+_EXACT = dict(pre_activation=False, redirect_steps=0, clip=None, keep_best=False)
+
+#: *Deep Learning with Python*, 1st ed. §5.4.2 exactly (VGG16, caffe input ≈ raw pixels): start
+#: ``uniform(0, 1) · 20 + 128``, loss = mean post-ReLU activation, gradient / (RMS + 1e-5),
+#: 40 steps of size 1, 150×150, displayed with std 0.1 around 0.5; nothing added.
+BOOK_1ST_EDITION = dict(_EXACT, init=(128.0, 148.0), border=0, grad_norm="rms", step_size=1.0,
+                        steps=40, size=150, crop=0, display_std=0.1)
 
 #: Parameters of *Deep Learning with Python*, 2nd ed. §9.4.2 (Xception, input in [-1, 1]):
 #: start ``uniform(0.4, 0.6)`` in input units (= 178.5…204 raw), loss over the interior without
 #: a 2-px border, L2-normalised gradient, learning rate 10 in input units (= 1275 raw units),
 #: 30 steps, 200×200, deprocessed with std 0.15 and a 25-px crop; no clipping during the ascent.
-BOOK_2ND_EDITION = dict(init=(178.5, 204.0), border=2, grad_norm="l2", step_size=1275.0,
-                        steps=30, size=200, crop=25, display_std=0.15, clip=None)
+BOOK_2ND_EDITION = dict(_EXACT, init=(178.5, 204.0), border=2, grad_norm="l2", step_size=1275.0,
+                        steps=30, size=200, crop=25, display_std=0.15)
 
 #: keras.io "Visualizing what convnets learn" (ResNet50V2, input in [-1, 1]): start
 #: ``(uniform(0, 1) - 0.5) · 0.25`` in input units (= 111.6…143.4 raw), otherwise as
 #: :data:`BOOK_2ND_EDITION` but 180×180.
 KERAS_IO = dict(BOOK_2ND_EDITION, init=(111.6, 143.4), size=180)
 
-_BOOK = dict(init=(128.0, 148.0), border=0, grad_norm="rms", step_size=1.0, steps=40, size=150,
-             crop=0, display_std=0.1, clip=(0.0, 255.0))
+_BOOK = dict(BOOK_1ST_EDITION, pre_activation=True, redirect_steps=None, step_size=4.0,
+             clip=(0.0, 255.0), keep_best=True)
 _LUCID = dict(steps=192, size=128, octaves=3, octave_scale=1.4, lr=0.05, jitter=8, scale=0.05,
-              rotate=10.0, decay_power=1.0, border=0, crop=0)
-_COMMON = dict(tv=0.0, l2=0.0, redirect_steps=16)
+              rotate=10.0, decay_power=1.0, border=0, crop=0, pre_activation=True,
+              redirect_steps=16)
+_COMMON = dict(tv=0.0, l2=0.0)
 
 # Colour correlation of ImageNet (Lucid's ``color_correlation_svd_sqrt``), column-normalised.
 _COLOR = np.array([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]], np.float32)
@@ -436,7 +461,7 @@ def _auto_batch(model, path: str, size: int, memory_mb: float) -> int:
 
 def optimize_patterns(model, layer: Any = None, filters: Any = None, *, recipe: str = "book",
                       target: Any = None, steps: int | None = None, size: int | None = None,
-                      seed: int = 0, pre_activation: bool = True, batch_size: int | None = None,
+                      seed: int = 0, batch_size: int | None = None,
                       memory_mb: float = 1024, progress: bool | None = None, preprocess=None,
                       **options) -> Patterns:
     """Gradient ascent in input space for many filters at once; the full result.
@@ -482,7 +507,7 @@ def optimize_patterns(model, layer: Any = None, filters: Any = None, *, recipe: 
     parts = []
     try:
         for chunk in chunks:
-            parts.append(run(model, path, chunk, size, seed, opt, pre_activation, A, b, bar))
+            parts.append(run(model, path, chunk, size, seed, opt, A, b, bar))
     finally:
         bar.close()
     raw, s0, s1, a0, a1 = (np.concatenate(p) for p in zip(*parts))
@@ -492,7 +517,7 @@ def optimize_patterns(model, layer: Any = None, filters: Any = None, *, recipe: 
 
 def filter_patterns(model, layer: Any = None, filters: Any = None, *, recipe: str = "book",
                     target: Any = None, steps: int | None = None, size: int | None = None,
-                    seed: int = 0, pre_activation: bool = True, batch_size: int | None = None,
+                    seed: int = 0, batch_size: int | None = None,
                     memory_mb: float = 1024, progress: bool | None = None, preprocess=None,
                     **options) -> np.ndarray:
     """The input patterns that maximise filters of a layer (or classes of the output), by
@@ -500,18 +525,22 @@ def filter_patterns(model, layer: Any = None, filters: Any = None, *, recipe: st
 
     ``recipe="book"`` (*Deep Learning with Python*, 1st ed. §5.4.2): start from
     ``uniform(0, 1) · 20 + 128`` grey noise (raw pixels), loss = mean activation of the filter,
-    gradient divided by its RMS (+1e-5), 40 steps of size 1, then deprocessed: standardised to
-    mean 0, std 0.1 around 0.5, clipped to [0, 1], ×255; 150×150 when the model takes any size.
-    The 2nd-edition / keras.io variant: ``**kerasviz.patterns.BOOK_2ND_EDITION`` (start
-    ``uniform(0.4, 0.6)`` in [-1, 1] input units, loss without a 2-px border, L2-normalised
-    gradient, learning rate 10 in input units, 30 steps, 200 px, std 0.15 and a 25-px crop for
-    display) or ``**kerasviz.patterns.KERAS_IO``.
+    gradient divided by its RMS (+1e-5), 40 steps, then displayed: standardised to mean 0, std
+    0.1 around 0.5, clipped to [0, 1], ×255; 150×150 when the model takes any size. kerasviz's
+    defaults add a pre-activation objective, redirected ReLU gradients, step size 4 instead of 1,
+    clipping to [0, 255] and the best iterate (see the module docstring for why);
+    ``**kerasviz.patterns.BOOK_1ST_EDITION`` gives the book's loop exactly. The 2nd-edition /
+    keras.io variant: ``**BOOK_2ND_EDITION`` (start ``uniform(0.4, 0.6)`` in [-1, 1] input
+    units, loss without a 2-px border, L2-normalised gradient, learning rate 10 in input units,
+    30 steps, 200 px, std 0.15 and a 25-px crop for display) or ``**KERAS_IO`` (start
+    ``(uniform - 0.5) · 0.25``, 180 px).
 
     ``recipe="lucid"`` (Olah et al. 2017): the image is ``sigmoid(colour-decorrelate(
-    irfft2(spectrum · 1/f^decay_power)))``, optimised with Adam (lr 0.05) under random jitter
+    irfft2(spectrum · 1/f^decay_power) / 4))``, optimised with Adam (lr 0.05) under random jitter
     (±8 px), scale (±5 %) and rotation (±10°) at every step, over ``octaves`` resolutions
-    (coarse to fine, ×``octave_scale`` each, ``steps`` in total); optional total-variation
-    ``tv`` and ``l2`` penalties. 128×128 when the model takes any size.
+    (coarse to fine, ×``octave_scale`` each, ``steps`` in total), pre-activation objective,
+    redirected ReLU gradients for the first 16 steps; optional total-variation ``tv`` and ``l2``
+    penalties. 128×128 when the model takes any size.
 
     Class-model visualisation (Simonyan, Vedaldi & Zisserman 2013): ``target=`` a class id, a
     name, or a list of them maximises the output unit's score before the softmax (add e.g.
@@ -529,17 +558,19 @@ def filter_patterns(model, layer: Any = None, filters: Any = None, *, recipe: st
         size: image side in pixels; must be the model's input size when that is fixed.
         seed: random seed; filter ``k`` uses ``numpy.random.default_rng([seed, k])``, so results
             are reproducible and do not depend on batching.
-        pre_activation: maximise the layer's output before its activation (fused or a standalone
-            ReLU / Activation layer); False gives the book's exact (post-ReLU) loss.
         batch_size: filters per compiled batch; default: as many as fit ``memory_mb``.
         memory_mb: memory budget for a batch's activations and gradients, in MiB.
         progress: tqdm progress bar; None shows it only on a terminal.
         preprocess: overrides the model's preprocessing (raw RGB [0, 255] → model input).
-        **options: recipe parameters — book: ``init`` (raw-pixel range of the uniform start),
-            ``border``, ``grad_norm`` (``"rms"`` / ``"l2"``), ``step_size`` (raw-pixel units),
-            ``crop``, ``display_std``; lucid: ``lr``, ``octaves``, ``octave_scale``, ``jitter``
-            (px), ``scale`` (fraction), ``rotate`` (degrees), ``decay_power``, ``border``,
-            ``crop``; both: ``tv``, ``l2`` (penalty weights on the image in [0, 1] units).
+        **options: recipe parameters. Book: ``init`` (raw-pixel range of the uniform start),
+            ``border`` (pixels of the feature map left out of the loss), ``grad_norm``
+            (``"rms"`` / ``"l2"``), ``step_size`` (raw-pixel units), ``clip`` (``(lo, hi)`` or
+            None), ``keep_best``, ``crop``, ``display_std``. Lucid: ``lr``, ``octaves``,
+            ``octave_scale``, ``jitter`` (px), ``scale`` (fraction), ``rotate`` (degrees),
+            ``decay_power``, ``border``, ``crop``. Both: ``pre_activation`` (maximise the layer's
+            output before its fused or following activation; False: the book's post-ReLU loss),
+            ``redirect_steps`` (steps with redirected ReLU gradients; None: all), ``tv``, ``l2``
+            (penalty weights on the image in [0, 1] units).
 
     Returns:
         ``uint8 (F, H, W, 3)`` RGB, one pattern per filter (or target), channels-last;
@@ -561,7 +592,7 @@ def filter_patterns(model, layer: Any = None, filters: Any = None, *, recipe: st
         Deep Network", 2009.
     """
     return optimize_patterns(model, layer, filters, recipe=recipe, target=target, steps=steps,
-                             size=size, seed=seed, pre_activation=pre_activation,
+                             size=size, seed=seed,
                              batch_size=batch_size, memory_mb=memory_mb, progress=progress,
                              preprocess=preprocess, **options).images
 
@@ -578,10 +609,10 @@ def _fixed_input_size(model) -> int | None:
     return int(hw[0])
 
 
-def _run_book(model, path, units, size, seed, opt, pre_activation, A, b, bar):
+def _run_book(model, path, units, size, seed, opt, A, b, bar):
     import tensorflow as tf
 
-    steps, evaluate = _graphs(model, path, pre_activation, "book", size, opt["border"],
+    steps, evaluate = _graphs(model, path, opt["pre_activation"], "book", size, opt["border"],
                               opt["grad_norm"], A, b)
     lo, hi = opt["init"]
     raw = np.stack([np.random.default_rng([seed, int(u)]).random((size, size, 3)) * (hi - lo) + lo
@@ -591,14 +622,24 @@ def _run_book(model, path, units, size, seed, opt, pre_activation, A, b, bar):
     lo_hi = opt["clip"] if opt["clip"] is not None else (-np.inf, np.inf)
     args = [tf.constant(float(v), tf.float32) for v in
             (opt["step_size"], opt["tv"], opt["l2"], *lo_hi)]
+    best, best_score = x, s0
     for i in range(opt["steps"]):
-        x, _ = steps(i < opt["redirect_steps"])(x, u, *args)
+        new, score = steps(_redirected(i, opt))(x, u, *args)
+        if opt["keep_best"] and i:  # score is the (true) objective at x, before this step
+            better = score > best_score
+            best = tf.where(better[:, None, None, None], x, best)
+            best_score = tf.where(better, score, best_score)
+        x = new
         bar.update(1)
     s1, a1 = evaluate(x, u)
+    if opt["keep_best"]:
+        better = s1 >= best_score
+        x = tf.where(better[:, None, None, None], x, best)
+        s1, a1 = evaluate(x, u)
     return x.numpy(), s0.numpy(), s1.numpy(), a0.numpy(), a1.numpy()
 
 
-def _run_lucid(model, path, units, size, seed, opt, pre_activation, A, b, bar):
+def _run_lucid(model, path, units, size, seed, opt, A, b, bar):
     import tensorflow as tf
 
     n_oct = max(1, int(opt["octaves"]))
@@ -619,7 +660,7 @@ def _run_lucid(model, path, units, size, seed, opt, pre_activation, A, b, bar):
     done = 0
     s0 = a0 = None
     for o, (side, n) in enumerate(zip(sides, per_oct)):
-        steps, evaluate, render = _graphs(model, path, pre_activation, "lucid", size,
+        steps, evaluate, render = _graphs(model, path, opt["pre_activation"], "lucid", size,
                                           opt["border"], "adam", A, b, param_size=side)
         if o > 0:
             prev = render_prev(tf.constant(spectrum), decay).numpy() / 255.0   # (F, size, size, 3)
@@ -630,7 +671,7 @@ def _run_lucid(model, path, units, size, seed, opt, pre_activation, A, b, bar):
             s0, a0 = evaluate(render(p, decay), u)
         m = v = tf.zeros_like(p)
         for i in range(n):
-            step = steps(done < opt["redirect_steps"])
+            step = steps(_redirected(done, opt))
             p, m, v, _ = step(p, m, v, tf.constant(float(i + 1)), u, tf.constant(tr[done]),
                               lr, decay, tv, l2)
             done += 1
@@ -640,6 +681,11 @@ def _run_lucid(model, path, units, size, seed, opt, pre_activation, A, b, bar):
     img = render(tf.constant(spectrum), decay)
     s1, a1 = evaluate(img, u)
     return img.numpy(), s0.numpy(), s1.numpy(), a0.numpy(), a1.numpy()
+
+
+def _redirected(i: int, opt: dict) -> bool:
+    """Whether step ``i`` back-propagates redirected ReLU gradients (None: every step)."""
+    return opt["redirect_steps"] is None or i < opt["redirect_steps"]
 
 
 def _display(raw: np.ndarray, opt: dict) -> np.ndarray:

@@ -33,14 +33,16 @@ def _start(seed, k, size, lo=128.0, hi=148.0):
     return np.random.default_rng([seed, k]).random((size, size, 3)) * (hi - lo) + lo
 
 
-def test_book_step_is_the_rms_normalised_gradient():
+@pytest.mark.parametrize("preset, step", [({}, 4.0), (P.BOOK_1ST_EDITION, 1.0)])
+def test_book_step_is_the_rms_normalised_gradient(preset, step):
     model = _linear_model()
-    res = P.optimize_patterns(model, "lin", [0, 1], steps=3, size=12, seed=7, progress=False)
+    res = P.optimize_patterns(model, "lin", [0, 1], seed=7, progress=False,
+                              **dict(preset, steps=3, size=12))
     for i, k in enumerate([0, 1]):
         w = model.get_layer("lin").get_weights()[0][0, 0, :, k]        # (3,) per input channel
         g = np.broadcast_to(w / (255 * 144), (12, 12, 3))
-        step = g / (np.sqrt(np.mean(g ** 2)) + 1e-5)                   # DLwP 5.4.2
-        expected = _start(7, k, 12) + 3 * step
+        direction = g / (np.sqrt(np.mean(g ** 2)) + 1e-5)              # DLwP 5.4.2
+        expected = _start(7, k, 12) + 3 * step * direction
         np.testing.assert_allclose(res.inputs[i], expected, rtol=0, atol=2e-3)
         # display: standardise, ×0.1, +0.5, clip, ×255
         x = res.inputs[i]
@@ -200,3 +202,43 @@ def test_bad_arguments(tiny):
     with pytest.raises(kerasviz.ArgumentError, match="steps"):
         P.filter_patterns(tiny, steps=-1)
     assert kerasviz.filter_patterns is P.filter_patterns
+
+
+def test_redirected_relu_gradient_rule():
+    x = tf.constant([[-1.0, 2.0, -3.0, 0.5]])
+    dy = tf.constant([[1.0, 1.0, -1.0, -2.0]])
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = P._redirected_relu()(x)
+    np.testing.assert_array_equal(y.numpy(), [[0, 2, 0, 0.5]])           # forward: plain ReLU
+    # off unit pushed up: passes; live units: true gradient; off unit pushed down: blocked
+    np.testing.assert_array_equal(tape.gradient(y, x, output_gradients=dy).numpy(),
+                                  [[1, 1, 0, -2]])
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y6 = P._redirected_relu(1.0)(x)                                  # capped at 1
+    np.testing.assert_array_equal(y6.numpy(), [[0, 1, 0, 0.5]])
+    np.testing.assert_array_equal(tape.gradient(y6, x, output_gradients=dy).numpy(),
+                                  [[1, 0, 0, -2]])                       # 2 > cap, pushed up
+
+
+def test_redirect_moves_past_a_layer_that_is_off_on_the_start_image():
+    model = tiny_cnn(size=32, seed=6)
+    conv1 = model.get_layer("conv1")
+    k, b = conv1.get_weights()
+    conv1.set_weights([np.abs(k), np.full_like(b, -2.2)])  # off on grey, on for bright pixels
+    assert not features_on_grey(model).any()
+    plain = P.optimize_patterns(model, "conv2", [0, 1], steps=6, redirect_steps=0, progress=False)
+    np.testing.assert_array_equal(plain.inputs, np.stack([_start(0, k, 32) for k in (0, 1)])
+                                  .astype(np.float32))                   # zero gradient: stuck
+    moved = P.optimize_patterns(model, "conv2", [0, 1], steps=6, step_size=20, progress=False)
+    assert np.abs(moved.inputs - plain.inputs).mean() > 5 and moved.score_end.max() > 0.01
+    best = P.optimize_patterns(model, "conv2", range(12), steps=8, step_size=60, progress=False)
+    last = P.optimize_patterns(model, "conv2", range(12), steps=8, step_size=60, keep_best=False,
+                               progress=False)
+    assert (best.score_end >= best.score_start).all() and (best.score_end >= last.score_end).all()
+
+
+def features_on_grey(model):
+    grey = (np.full((1, 32, 32, 3), 148, np.uint8))
+    return kerasviz.activations(model, grey, "conv1")["conv1"]
