@@ -15,7 +15,7 @@ from kerasviz.explanation import Explanation
 
 def explain(model, images: Any, method: str = "gradcam", target: Any = None, layer: Any = None, *,
             batch_size: int | None = None, progress: bool | None = None, preprocess=None,
-            **options) -> Explanation:
+            extra_inputs=None, **options) -> Explanation:
     """Explain a model's decision on images with one method.
 
     How ``images`` are told apart (the rule of :func:`kerasviz.preprocess`): ``uint8`` arrays
@@ -50,6 +50,9 @@ def explain(model, images: Any, method: str = "gradcam", target: Any = None, lay
             integration steps); bounds memory. Default 16.
         progress: show a progress bar over image chunks (default: when stderr is a terminal).
         preprocess: preprocessing for raw images, overriding the model's.
+        extra_inputs: for models with several inputs: the image must be the *first* input;
+            give the others as a list of arrays in ``model.inputs`` order, one row per image.
+            They are held fixed; attributions are for the image.
         **options: the method's options, e.g. ``samples=50, noise=0.2, seed=1`` (smoothgrad),
             ``steps=64, baseline=0.0`` (integrated_gradients), ``max_channels=64`` (scorecam).
 
@@ -80,11 +83,8 @@ def explain(model, images: Any, method: str = "gradcam", target: Any = None, lay
     if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
         raise UnknownMethodError(f"Expected batch_size to be a positive int. Received: "
                                  f"batch_size={batch_size!r}")
-    if len(getattr(model, "inputs", None) or []) > 1:
-        from kerasviz.errors import ModelError
-        raise ModelError(f"Model {model.name!r} has {len(model.inputs)} inputs; explain() takes "
-                         f"models with one image input.")
     x, shown = _inputs(model, images, preprocess)
+    extra = _extra_inputs(model, extra_inputs, len(x))
     tgt = as_target(model, target, len(x))
     path = None
     if m.uses_layer:
@@ -96,12 +96,38 @@ def explain(model, images: Any, method: str = "gradcam", target: Any = None, lay
     opts = {**m.options, **options}
     plan = base.plan_for(model, m, path, tgt, x.shape[1:], opts,
                          batch_size or base.DEFAULT_BATCH_SIZE)
-    out = plan(x, tgt.units, progress)
+    out = plan(x, tgt.units, progress, extra)
     tgt = tgt.with_units(out["units"])
     return Explanation(maps=out["maps"], raw=out["raw"], method=m.name,
                        target=None if tgt.units is None else tgt.units.astype(np.int64),
                        output=tgt.output, labels=tgt.labels, layer=path, scores=out["scores"],
                        grads=out.get("grads"), images=shown)
+
+
+def _extra_inputs(model, extra, n: int) -> list[np.ndarray]:
+    """Validate the non-image inputs of a multi-input model: ``n`` rows each, in input order."""
+    from kerasviz.errors import ModelError
+
+    others = list(getattr(model, "inputs", None) or [])[1:]
+    extra = [] if extra is None else list(extra) if isinstance(extra, (list, tuple)) else [extra]
+    if len(extra) != len(others):
+        names = [t.name for t in others]
+        raise ModelError(
+            f"Model {model.name!r} has {len(others) + 1} inputs: the image first, then {names}. "
+            f"Expected extra_inputs= a list of {len(others)} array(s) (one row per image). "
+            f"Received: {len(extra)}." if others else
+            f"Model {model.name!r} has one input; extra_inputs must be None. Received: "
+            f"{len(extra)} array(s).")
+    out = []
+    for t, e in zip(others, extra):
+        e = np.asarray(e)
+        want = tuple(t.shape[1:])
+        if e.shape[0] != n or len(e.shape) != len(want) + 1 or any(
+                w is not None and w != g for w, g in zip(want, e.shape[1:])):
+            raise ModelError(f"Input {t.name!r} expects shape (N={n}, {', '.join(map(str, want))}). "
+                             f"Received: extra input of shape {e.shape}.")
+        out.append(e.astype(t.dtype if isinstance(t.dtype, str) else "float32"))
+    return out
 
 
 def _inputs(model, images, preprocess) -> tuple[np.ndarray, np.ndarray | None]:

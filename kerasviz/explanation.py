@@ -14,7 +14,7 @@ from kerasviz import render
 from kerasviz.errors import ImageError
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays inside: compare fields yourself
 class Explanation:
     """Why a model decided, for a batch of N images.
 

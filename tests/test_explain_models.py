@@ -130,3 +130,40 @@ def test_two_output_gradcam_matches_tape_on_that_output(two_outputs):
     np.testing.assert_allclose(exp.raw, raw, rtol=1e-4, atol=1e-7)
     top = kerasviz.explain(two_outputs, x, "gradcam")  # default: top class of the first output
     assert top.output == 0 and top.target.tolist() == np.argmax(two_outputs(x)[0], 1).tolist()
+
+
+@pytest.fixture(scope="module")
+def image_and_vector():
+    keras.utils.set_random_seed(3)
+    i, v = keras.Input((16, 16, 3)), keras.Input((4,), name="meta")
+    x = keras.layers.Conv2D(6, 3, activation="relu", name="c1")(i)
+    x = keras.layers.Conv2D(6, 3, activation="relu", name="c2")(x)
+    h = keras.layers.Concatenate()([keras.layers.GlobalAveragePooling2D()(x),
+                                    keras.layers.Dense(6, activation="relu")(v)])
+    return keras.Model([i, v], keras.layers.Dense(3, activation="softmax", name="p")(h))
+
+
+@pytest.mark.parametrize("name", [n for n in ISSUE_METHODS if n != "cam"])  # no GAP→Dense head
+def test_two_input_model_image_first_other_inputs_fixed(image_and_vector, name):
+    x, meta = images(3, 16, seed=12), np.random.RandomState(0).rand(3, 4).astype("float32")
+    exp = kerasviz.explain(image_and_vector, x, name, target=[0, 1, 2], extra_inputs=[meta],
+                           batch_size=4)
+    one = kerasviz.explain(image_and_vector, x[2:], name, target=2, extra_inputs=[meta[2:]])
+    np.testing.assert_allclose(one.raw[0], exp.raw[2], rtol=1e-4, atol=1e-6 * np.abs(exp.raw).max())
+
+
+def test_two_input_gradcam_matches_tape_and_errors(image_and_vector):
+    m = image_and_vector
+    x, meta = images(2, 16, seed=13), np.random.RandomState(1).rand(2, 4).astype("float32")
+    exp = kerasviz.explain(m, x, "gradcam", target=1, extra_inputs=[meta])
+    ref = keras.Model(m.inputs, [m.get_layer("c2").output, m.get_layer("p").input])
+    with tf.GradientTape() as tape:
+        a, h = ref([tf.constant(x), tf.constant(meta)])
+        s = tf.matmul(h, m.get_layer("p").kernel)[:, 1]
+    g = tape.gradient(s, a).numpy()
+    raw = np.einsum("nhwc,nc->nhw", a.numpy(), g.mean(axis=(1, 2)))
+    np.testing.assert_allclose(exp.raw, raw, rtol=1e-4, atol=1e-7)
+    with pytest.raises(kerasviz.ModelError, match="extra_inputs"):
+        kerasviz.explain(m, x, "gradcam")
+    with pytest.raises(kerasviz.ModelError, match="expects shape"):
+        kerasviz.explain(m, x, "gradcam", extra_inputs=[meta[:1]])

@@ -45,7 +45,8 @@ class Context:
     """The clean pass of one chunk of images and the helpers a method composes.
 
     Attributes:
-        x: ``float32 (n, H, W, C)`` model input.
+        x: ``float32 (n, H, W, C)`` model input (the image input: the model's first input).
+        extra: the model's other inputs for these images (held fixed; empty for one-input models).
         units: ``int32 (n,)`` the unit scored per image (top units resolved), or None for a
             callable target.
         scores: ``float32 (n,)`` target score at ``x`` (pre-softmax).
@@ -56,9 +57,9 @@ class Context:
         options: the method's options (Python values).
     """
 
-    def __init__(self, plan: "Plan", x, units, options: dict):
+    def __init__(self, plan: "Plan", x, units, options: dict, extra=()):
         self.plan, self.options = plan, options
-        self.x = x
+        self.x, self.extra = x, list(extra)
         self.A = self.dA = self.dx = None
         needs = plan.method.needs
         mode = {"guided_grads": "guided", "deconvnet_grads": "deconvnet"}.get(needs)
@@ -67,7 +68,7 @@ class Context:
         with tf.GradientTape(watch_accessed_variables=False) as tape:
             if watch_x or needs == "layer_grads":
                 tape.watch(x)  # records the ops downstream of x (weights are not watched)
-            outs = L.as_list(model(x, training=False))
+            outs = L.as_list(model(self.feed(x), training=False))
             if plan.layer is not None:
                 self.A, outs = tf.cast(outs[0], tf.float32), outs[1:]
             self.units = plan.target.resolve(outs, units)
@@ -102,6 +103,14 @@ class Context:
         return m[..., 0] if squeeze else m
 
     # --- evaluations (chunked) -----------------------------------------------------------------
+    def feed(self, xs):
+        """Model input for an image batch ``xs`` of ``count · n`` rows (sample-major): the images,
+        plus the other inputs of the chunk's n images tiled ``count`` times."""
+        if not self.extra:
+            return xs
+        count = tf.shape(xs)[0] // tf.shape(self.x)[0]
+        return [xs] + [self.tile(e, count) for e in self.extra]
+
     def model_scores(self, xs, units, probability: bool = False):
         """Target scores of a batch of inputs ``xs`` ``(m, H, W, C)`` (forward only).
 
@@ -109,7 +118,7 @@ class Context:
             probability: when the explained output ends in a softmax and the target is a unit,
                 return the softmax probability of the unit instead of its logit.
         """
-        outs = L.as_list(self.plan.tap_model(None, layer=False)(xs, training=False))
+        outs = L.as_list(self.plan.tap_model(None, layer=False)(self.feed(xs), training=False))
         if probability and units is not None and self.plan.softmax_output:
             probs = tf.nn.softmax(tf.cast(outs[self.plan.target.output], tf.float32), axis=-1)
             return tf.gather(probs, units, axis=1, batch_dims=1)
@@ -121,14 +130,14 @@ class Context:
         model = self.plan.tap_model(mode, layer=False)
         with tf.GradientTape(watch_accessed_variables=False) as tape:
             tape.watch(xs)
-            scores = self.plan.target.score(L.as_list(model(xs, training=False)), units)
+            scores = self.plan.target.score(L.as_list(model(self.feed(xs), training=False)), units)
         return tf.cast(tape.gradient(scores, xs), tf.float32), scores
 
     def head_scores(self, As, units, xs=None):
         """Target scores computed from layer activations ``As`` ``(m, h, w, c)`` onwards (the
         model's inputs ``xs`` are fed too when a skip connection bypasses the layer)."""
         head = self.plan.head_model()
-        feed = As if len(head.inputs) == 1 else [xs, As]
+        feed = As if len(head.inputs) == 1 else L.as_list(self.feed(xs)) + [As]
         return self.plan.target.score(L.as_list(head(feed, training=False)), units)
 
     def tile(self, t, count):
@@ -204,6 +213,7 @@ class Plan:
         self.traces = 0
         sig = [tf.TensorSpec((None, *self.input_shape), tf.float32),
                tf.TensorSpec((None,), tf.int32)]
+        sig += [tf.TensorSpec((None, *t.shape[1:]), t.dtype) for t in L.as_list(model.inputs)[1:]]
         # A callable object, not the bound method: TF counts retracing per code object, and
         # every plan traces once by design (no "excessive retracing" warning across plans).
         self.compiled = tf.function(_Graph(self), input_signature=sig, autograph=False)
@@ -233,9 +243,9 @@ class Plan:
         """Replay from the layer's output to the outputs (pre-softmax)."""
         return L.head_model(self.model, self.layer, logits=True)
 
-    def _run(self, x, units):
+    def _run(self, x, units, *extra):
         self.traces += 1
-        ctx = Context(self, x, units, self.options)
+        ctx = Context(self, x, units, self.options, extra)
         result = self.method.fn(ctx, **self.options)
         if self.method.family == "cam":
             maps = _normalise(ctx.upsample(tf.nn.relu(result.raw)))
@@ -247,8 +257,10 @@ class Plan:
             out["grads"] = result.grads
         return out
 
-    def __call__(self, x: np.ndarray, units: np.ndarray | None, progress: bool | None = None) -> dict:
-        """Run on a batch ``x`` ``float32 (N, H, W, C)`` in chunks of ``batch_size`` images.
+    def __call__(self, x: np.ndarray, units: np.ndarray | None, progress: bool | None = None,
+                 extra: list | None = None) -> dict:
+        """Run on a batch ``x`` ``float32 (N, H, W, C)`` in chunks of ``batch_size`` images
+        (``extra``: arrays for the model's other inputs, N rows each).
 
         Returns:
             dict of numpy arrays: ``maps``, ``raw``, ``scores``, ``units`` and maybe ``grads``.
@@ -261,8 +273,10 @@ class Plan:
             from tqdm.auto import tqdm
 
             starts = tqdm(starts, desc=self.method.name, unit="chunk")
+        extra = list(extra or [])
         parts = [self.compiled(tf.constant(x[s:s + self.batch_size], tf.float32),
-                               tf.constant(units[s:s + self.batch_size]))
+                               tf.constant(units[s:s + self.batch_size]),
+                               *[tf.constant(e[s:s + self.batch_size]) for e in extra])
                  for s in starts]
         return {k: np.concatenate([p[k].numpy() for p in parts]) for k in parts[0]}
 
@@ -273,8 +287,8 @@ class _Graph:
     def __init__(self, plan: Plan):
         self.plan = plan
 
-    def __call__(self, x, units):
-        return self.plan._run(x, units)
+    def __call__(self, x, units, *extra):
+        return self.plan._run(x, units, *extra)
 
 
 def _want_progress(progress: bool | None) -> bool:
