@@ -24,7 +24,7 @@ from kerasviz import render
 from kerasviz.errors import ArgumentError, LayerNotFoundError, ModelError, suggest
 
 __all__ = ["activations", "layer_stats", "LayerStats", "StatsTable", "sparsity_figure",
-           "channel_grid", "channel_figure", "filter_weights"]
+           "select_indices", "channel_grid", "channel_figure", "filter_weights"]
 
 
 # --- activations ------------------------------------------------------------------------------
@@ -214,23 +214,43 @@ def sparsity_figure(stats: Sequence[LayerStats], title: str | None = None):
 
 # --- channel grids ----------------------------------------------------------------------------
 
-def _pick_channels(a: np.ndarray, channels, sort) -> np.ndarray:
-    c = a.shape[-1]
-    if channels is None:
-        idx = np.arange(c)
-    elif isinstance(channels, slice):
-        idx = np.arange(c)[channels]
+def select_indices(n: int, spec: Any, name: str = "channels") -> np.ndarray:
+    """Resolve a channel / filter selection against ``n`` channels.
+
+    Args:
+        n: number of channels.
+        spec: None (all), an int, a sequence or ``range`` of ints (negative count from the end),
+            or a ``slice`` (Python slicing: out-of-range bounds are clipped).
+        name: argument name for error messages.
+
+    Returns:
+        ``int64 (k,)`` indices in ``[0, n)``, in the given order.
+
+    Raises:
+        ArgumentError: an index out of range, a non-integer, or an empty selection.
+    """
+    if spec is None:
+        return np.arange(n)
+    if isinstance(spec, slice):
+        idx = np.arange(n)[spec]
     else:
-        idx = np.asarray(list(channels) if not isinstance(channels, (int, np.integer)) else [channels])
-        if idx.dtype.kind not in "iu" or idx.size == 0 or idx.min() < -c or idx.max() >= c:
-            raise ArgumentError(f"Expected channel indices in [0, {c}). Received: channels={channels!r}")
-        idx = idx % c
+        idx = np.atleast_1d(np.asarray(list(spec) if isinstance(spec, (range, list, tuple)) else spec))
+        if idx.dtype.kind not in "iu" or (idx.size and (idx.min() < -n or idx.max() >= n)):
+            raise ArgumentError(f"Expected {name} indices in [0, {n}). Received: {name}={spec!r}")
+        idx = idx.astype(np.int64) % n
+    if idx.size == 0:
+        raise ArgumentError(f"No {name} selected (there are {n}). Received: {name}={spec!r}")
+    return idx
+
+
+def _pick_channels(a: np.ndarray, channels, sort) -> np.ndarray:
+    idx = select_indices(a.shape[-1], channels)
     if sort in ("mean", "-mean"):
         means = a[..., idx].mean(axis=(0, 1))
         idx = idx[np.argsort(-means if sort == "mean" else means, kind="stable")]
     elif sort is not None:
         raise ArgumentError(f"Unknown sort. Expected None, 'mean' (largest first) or '-mean'. "
-                         f"Received: sort={sort!r}")
+                            f"Received: sort={sort!r}")
     return idx
 
 
@@ -365,9 +385,7 @@ def filter_weights(model, layer: Any = None, *, filters: Any = None,
             raise ArgumentError(f"Expected input_channel None, 'mean' or an int in [0, {cin}). "
                              f"Received: input_channel={input_channel!r}")
     tiles = np.moveaxis(tiles if rgb else tiles[:, :, 0], -1, 0)    # (F, kh, kw[, 3])
-    n = tiles.shape[0]
-    idx = _pick_channels(np.zeros((1, 1, n), np.float32), filters, None)
-    tiles = tiles[idx]
+    tiles = tiles[select_indices(tiles.shape[0], filters, "filters")]
     peak = np.abs(tiles).max(axis=tuple(range(1, tiles.ndim)), keepdims=True)
     unit = 0.5 + 0.5 * tiles / np.where(peak > 0, peak, 1)
     u8 = render.to_uint8(unit)

@@ -55,6 +55,7 @@ from typing import Any, Callable
 import numpy as np
 
 from kerasviz import layers as _layers
+from kerasviz.features import select_indices
 from kerasviz.errors import (ArgumentError, LayerNotFoundError, ModelError, TargetError,
                              UnknownMethodError, suggest)
 
@@ -430,18 +431,7 @@ def _resolve_units(model, layer, filters, target) -> tuple[str, np.ndarray]:
         raise LayerNotFoundError(
             f"Layer {path!r} has output shape {row.output_shape}; filter patterns need a 4-D "
             f"(N, h, w, c) feature map or a 2-D (N, units) output.")
-    n = row.output_shape[-1]
-    if filters is None:
-        units = np.arange(n)
-    elif isinstance(filters, slice):
-        units = np.arange(n)[filters]
-    else:
-        units = np.atleast_1d(np.asarray(list(filters) if isinstance(filters, range) else filters))
-        if units.dtype.kind not in "iu" or units.size == 0 or units.min() < 0 or units.max() >= n:
-            raise ArgumentError(f"Expected filter indices in [0, {n}) for layer {path!r} "
-                             f"({n} filters). Received: filters={filters!r}")
-    if units.size == 0:
-        raise ArgumentError(f"No filters selected. Received: filters={filters!r}")
+    units = select_indices(row.output_shape[-1], filters, "filters")
     return path, units.astype(np.int32)
 
 

@@ -170,7 +170,7 @@ def test_channel_grid_subset_sort_scale_and_title():
     assert titled.shape[0] == big.shape[0] + 18 and (titled[:18] < 128).any()
     with pytest.raises(kerasviz.ArgumentError, match="shape"):
         features.channel_grid(np.zeros((2, 4, 4, 3)))
-    with pytest.raises(kerasviz.ArgumentError, match="channel indices"):
+    with pytest.raises(kerasviz.ArgumentError, match=r"channels indices in \[0, 6\)"):
         features.channel_grid(a, channels=[9])
     with pytest.raises(kerasviz.ArgumentError, match="sort"):
         features.channel_grid(a, sort="max")
