@@ -58,6 +58,10 @@ class Method:
     def __str__(self) -> str:
         return f"{self.name:22s} {self.doc}"
 
+    def __repr__(self) -> str:
+        opts = ", ".join(f"{k}={v!r}" for k, v in self.options.items())
+        return f"<Method {self.name} [{self.family}]({opts}): {self.doc}>"
+
 
 _REGISTRY: dict[str, Method] = {}
 

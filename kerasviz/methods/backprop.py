@@ -17,7 +17,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from kerasviz.methods import register
-from kerasviz.methods.base import _normalise
+from kerasviz.methods.base import normalise
 from kerasviz.methods.cam import gradcam
 
 
@@ -43,6 +43,6 @@ def deconvnet(ctx):
 def guided_gradcam(ctx):
     """``grads = guided_backprop(x) · G`` with ``G`` the Grad-CAM map after its ReLU, resized
     bilinearly to the input and min-max scaled to [0, 1] per image; map ``max_c |grads|``."""
-    cam = _normalise(ctx.upsample(tf.nn.relu(gradcam(ctx).raw)))
+    cam = normalise(ctx.upsample(tf.nn.relu(gradcam(ctx).raw)))
     guided, _ = ctx.input_grads(ctx.x, ctx.units, mode="guided")
     return ctx.pixels(guided * cam[..., None])

@@ -179,11 +179,11 @@ class Context:
         return ta.concat()
 
 
-def _normalise(maps):
-    """Per-image min-max of ``(n, H, W)`` to [0, 1]; a constant map becomes zeros."""
+def normalise(maps):
+    """Min-max to [0, 1] over the spatial axes 1, 2 of ``(n, H, W)`` or ``(n, H, W, k)`` maps
+    (per image and per channel); a constant map becomes zeros."""
     lo = tf.reduce_min(maps, axis=[1, 2], keepdims=True)
-    span = tf.reduce_max(maps, axis=[1, 2], keepdims=True) - lo
-    return tf.where(span > 0, (maps - lo) / tf.where(span > 0, span, 1.0), 0.0)
+    return tf.math.divide_no_nan(maps - lo, tf.reduce_max(maps, axis=[1, 2], keepdims=True) - lo)
 
 
 def _option_key(value):
@@ -248,9 +248,9 @@ class Plan:
         ctx = Context(self, x, units, self.options, extra)
         result = self.method.fn(ctx, **self.options)
         if self.method.family == "cam":
-            maps = _normalise(ctx.upsample(tf.nn.relu(result.raw)))
+            maps = normalise(ctx.upsample(tf.nn.relu(result.raw)))
         else:
-            maps = _normalise(tf.abs(result.raw))
+            maps = normalise(tf.abs(result.raw))
         units_out = ctx.units if ctx.units is not None else tf.fill(tf.shape(x)[:1], -1)
         out = {"maps": maps, "raw": result.raw, "scores": ctx.scores, "units": units_out}
         if result.grads is not None:

@@ -26,6 +26,7 @@ import tensorflow as tf
 from kerasviz import layers as L
 from kerasviz.errors import ModelError, TargetError
 from kerasviz.methods import register
+from kerasviz.methods.base import normalise
 
 
 def _gap_dense(model, layer: str, output: int):
@@ -92,7 +93,7 @@ def gradcam_plus_plus(ctx):
     g = ctx.dA
     g2 = tf.square(g)
     denom = 2.0 * g2 + tf.reduce_sum(ctx.A, axis=(1, 2), keepdims=True) * g2 * g
-    alpha = tf.where(denom != 0, g2 / tf.where(denom != 0, denom, 1.0), 0.0)
+    alpha = tf.math.divide_no_nan(g2, denom)
     return ctx.cam(ctx.weighted(tf.reduce_sum(alpha * tf.nn.relu(g), axis=(1, 2))))
 
 
@@ -101,7 +102,7 @@ def gradcam_plus_plus(ctx):
 def xgradcam(ctx):
     """``w_k = Σ_ij (A_ij^k / Σ_ab A_ab^k) · g_ij^k``; ``raw = Σ_k w_k A^k``."""
     total = tf.reduce_sum(ctx.A, axis=(1, 2), keepdims=True)
-    share = tf.where(total != 0, ctx.A / tf.where(total != 0, total, 1.0), 0.0)
+    share = tf.math.divide_no_nan(ctx.A, total)
     return ctx.cam(ctx.weighted(tf.reduce_sum(share * ctx.dA, axis=(1, 2))))
 
 
@@ -158,10 +159,7 @@ def scorecam(ctx, max_channels=None):
     ak = tf.gather(a, idx, axis=3, batch_dims=1)  # (n, h, w, k)
 
     def chunk(start, count):
-        m = ctx.upsample(ak[..., start:start + count])  # (n, H, W, count)
-        lo = tf.reduce_min(m, axis=(1, 2), keepdims=True)
-        span = tf.reduce_max(m, axis=(1, 2), keepdims=True) - lo
-        m = tf.where(span > 0, (m - lo) / tf.where(span > 0, span, 1.0), 0.0)
+        m = normalise(ctx.upsample(ak[..., start:start + count]))  # (n, H, W, count) in [0, 1]
         xs = ctx.x[None] * tf.transpose(m, [3, 0, 1, 2])[..., None]  # (count, n, H, W, C)
         xs = tf.reshape(xs, tf.concat([[-1], tf.shape(ctx.x)[1:]], 0))
         s = ctx.model_scores(xs, ctx.tile(ctx.units, count), probability=True)
