@@ -31,7 +31,7 @@ def _model():
     except KerasvizError:
         model = demo_models.build_shapes_model()
         register_model(model, preprocess=demo_models.preprocess)
-        return model, "shapes architecture, random weights (weights file missing)"
+        return model, "shapes architecture, random weights (shipped weights not loadable)"
 
 
 def _time(fn, repeats: int = 1) -> float:
