@@ -159,7 +159,11 @@ def main(argv=None) -> int:
             run = lambda: kerasviz.explain(model, x, name, target=0,  # noqa: E731
                                            layer=layer if m.uses_layer else None,
                                            batch_size=max(16, b), progress=False, **opts)
-            first, warm = timed(run, args.repeat)
+            try:
+                first, warm = timed(run, args.repeat)
+            except kerasviz.KerasvizError as exc:  # e.g. CAM on VGG16's Flatten → FC head
+                print(f"  {name:22s} batch {b}: not applicable: {str(exc)[:90]}…", flush=True)
+                continue
             theirs = None
             if not args.no_tf_keras_vis:
                 other = tf_keras_vis_runner(model, name, opts, layer)
