@@ -101,7 +101,7 @@ def explain(model, images: Any, method: str = "gradcam", target: Any = None, lay
     return Explanation(maps=out["maps"], raw=out["raw"], method=m.name,
                        target=None if tgt.units is None else tgt.units.astype(np.int64),
                        output=tgt.output, labels=tgt.labels, layer=path, scores=out["scores"],
-                       grads=out.get("grads"), images=shown)
+                       grads=out.get("grads"), images=shown, family=m.family)
 
 
 def _extra_inputs(model, extra, n: int) -> list[np.ndarray]:

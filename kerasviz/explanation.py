@@ -38,6 +38,7 @@ class Explanation:
         scores: ``float32 (N,)`` the target's score per image (pre-softmax when the model ends in
             a softmax).
         images: ``uint8 (N, H, W, 3)`` the images as the model saw them, for display, or None.
+        family: ``"cam"`` or ``"pixel"`` (see :mod:`kerasviz.methods`).
     """
     maps: np.ndarray
     raw: np.ndarray
@@ -49,6 +50,7 @@ class Explanation:
     scores: np.ndarray | None = None
     grads: np.ndarray | None = None
     images: np.ndarray | None = field(default=None, repr=False)
+    family: str = "cam"
 
     def __len__(self) -> int:
         return len(self.maps)
@@ -98,17 +100,29 @@ class Explanation:
         images = self._images(images)
         return np.stack([render.overlay(im, m, alpha, colormap) for im, m in zip(images, self.maps)])
 
-    def boxes(self, threshold: float = 0.5) -> np.ndarray:
-        """Bounding box of the region each map points at (the connected region around the peak
-        where ``map ≥ threshold · max``).
+    def region_maps(self, smooth: float | None = None) -> np.ndarray:
+        """The maps regions are cut from: ``maps`` blurred with a Gaussian of ``smooth`` pixels.
+
+        ``smooth=None`` picks 0 for CAM maps (already smooth) and ``max(H, W) / 16`` for pixel
+        maps, which are too sparse to threshold as they are (a few isolated pixels would pass).
+        """
+        if smooth is None:
+            smooth = 0.0 if self.family == "cam" else max(self.maps.shape[1:]) / 16
+        return np.stack([render.blur(m, smooth) for m in self.maps])
+
+    def boxes(self, threshold: float = 0.5, smooth: float | None = None) -> np.ndarray:
+        """Bounding box of the region each map points at: the connected region around the peak
+        where ``map ≥ threshold · max``, on :meth:`region_maps` (``smooth``: blur in pixels).
 
         Returns:
             ``int32 (N, 4)`` ``[x0, y0, x1, y1]`` in input pixels, ``x1``/``y1`` exclusive.
         """
-        return np.stack([render.box_from_map(m, threshold) for m in self.maps]).astype(np.int32)
+        return np.stack([render.box_from_map(m, threshold)
+                         for m in self.region_maps(smooth)]).astype(np.int32)
 
-    def crop(self, images: Any = None, threshold: float = 0.5) -> tuple[np.ndarray, list[np.ndarray]]:
-        """The region each map points at ("the interesting region").
+    def crop(self, images: Any = None, threshold: float = 0.5,
+             smooth: float | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The region each map points at ("the interesting region"), on :meth:`region_maps`.
 
         Returns:
             ``(masked, regions)``: ``uint8 (N, H, W, 3)`` images with pixels where
@@ -116,7 +130,7 @@ class Explanation:
             to :meth:`boxes`.
         """
         images = self._images(images)
-        pairs = [render.crop(im, m, threshold) for im, m in zip(images, self.maps)]
+        pairs = [render.crop(im, m, threshold) for im, m in zip(images, self.region_maps(smooth))]
         return np.stack([p[0] for p in pairs]), [p[1] for p in pairs]
 
     def plot(self, images: Any = None, cols: int = 4, alpha: float = 0.4, colormap: str = "jet"):

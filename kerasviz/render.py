@@ -176,3 +176,12 @@ def peak_in_box(maps: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     maps, boxes = np.asarray(maps), np.asarray(boxes).reshape(-1, 4)
     y, x = np.unravel_index(maps.reshape(len(maps), -1).argmax(1), maps.shape[1:])
     return (x >= boxes[:, 0]) & (x < boxes[:, 2]) & (y >= boxes[:, 1]) & (y < boxes[:, 3])
+
+
+def blur(m: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur of a ``(H, W)`` float map with standard deviation ``sigma`` pixels
+    (``sigma <= 0`` returns the map unchanged)."""
+    import cv2
+
+    m = np.asarray(m, np.float32)
+    return m if sigma <= 0 else cv2.GaussianBlur(m, (0, 0), float(sigma))

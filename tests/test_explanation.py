@@ -69,3 +69,14 @@ def test_raw_images_paths_and_float_batches(tmp_path):
     assert from_u8.overlay().shape == (2, 16, 16, 3)
     with pytest.raises(kerasviz.ImageError):
         kerasviz.explain(model, str(tmp_path / "missing.png"), "gradcam")
+
+
+def test_pixel_maps_are_smoothed_before_cutting_regions():
+    maps = np.zeros((1, 32, 32), np.float32)
+    maps[0, 10:20:3, 12:22:3] = 1.0  # a sparse, pixel-method-like blob of isolated dots
+    pixel = Explanation(maps=maps, raw=maps, method="saliency", target=None, family="pixel")
+    x0, y0, x1, y1 = pixel.boxes(0.3)[0]
+    assert x0 <= 12 and y0 <= 10 and x1 >= 22 and y1 >= 20  # one region around all the dots
+    assert (pixel.boxes(0.3, smooth=0)[0] - pixel.boxes(0.3, smooth=0)[0][[0, 1, 0, 1]]).max() == 1
+    cam = Explanation(maps=maps, raw=maps, method="gradcam", target=None, family="cam")
+    np.testing.assert_array_equal(cam.boxes(0.3), pixel.boxes(0.3, smooth=0))
