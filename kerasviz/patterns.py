@@ -23,11 +23,11 @@ MobileNet or the shipped ``shapes`` model.
 
 The book's numbers suit VGG16, whose grey-start activations are alive. On other models a grey
 start leaves many ReLUs off — in the layer itself and upstream — so the true gradient is zero or
-tiny and 40 steps of size 1 barely move (measured on the ``shapes`` model: no filter of its last
-conv layer gained 5×). kerasviz's ``"book"`` defaults therefore keep the book's start, loss,
-RMS-normalised step, 40 steps and display, and add: (1) the objective is the layer's
-*pre-activation* (fused ReLU or following activation layer removed, as Lucid's ``*_pre_relu``
-objectives), (2) every ReLU before the layer back-propagates a *redirected* gradient (after
+tiny and 40 steps of size 1 move little (see docs/features.md for numbers on the ``shapes``
+model). kerasviz's ``"book"`` defaults therefore keep the book's start, loss, RMS-normalised
+step, 40 steps and display, and add: (1) the objective is the layer's *pre-activation* (fused
+ReLU or following activation layer removed, as Lucid's ``*_pre_relu`` objectives), (2) for the
+first 16 steps every ReLU before the layer back-propagates a *redirected* gradient (after
 Lucid), (3) step size 4 raw units, (4) pixels are clipped to [0, 255] after each step, (5) the
 best iterate is returned. ``**BOOK_1ST_EDITION`` switches all five off.
 
@@ -84,7 +84,7 @@ BOOK_2ND_EDITION = dict(_EXACT, init=(178.5, 204.0), border=2, grad_norm="l2", s
 #: :data:`BOOK_2ND_EDITION` but 180×180.
 KERAS_IO = dict(BOOK_2ND_EDITION, init=(111.6, 143.4), size=180)
 
-_BOOK = dict(BOOK_1ST_EDITION, pre_activation=True, redirect_steps=None, step_size=4.0,
+_BOOK = dict(BOOK_1ST_EDITION, pre_activation=True, redirect_steps=16, step_size=4.0,
              clip=(0.0, 255.0), keep_best=True)
 _LUCID = dict(steps=192, size=128, octaves=3, octave_scale=1.4, lr=0.05, jitter=8, scale=0.05,
               rotate=10.0, decay_power=1.0, border=0, crop=0, pre_activation=True,
@@ -517,7 +517,8 @@ def filter_patterns(model, layer: Any = None, filters: Any = None, *, recipe: st
     ``uniform(0, 1) · 20 + 128`` grey noise (raw pixels), loss = mean activation of the filter,
     gradient divided by its RMS (+1e-5), 40 steps, then displayed: standardised to mean 0, std
     0.1 around 0.5, clipped to [0, 1], ×255; 150×150 when the model takes any size. kerasviz's
-    defaults add a pre-activation objective, redirected ReLU gradients, step size 4 instead of 1,
+    defaults add a pre-activation objective, redirected ReLU gradients for the first 16 steps,
+    step size 4 instead of 1,
     clipping to [0, 255] and the best iterate (see the module docstring for why);
     ``**kerasviz.patterns.BOOK_1ST_EDITION`` gives the book's loop exactly. The 2nd-edition /
     keras.io variant: ``**BOOK_2ND_EDITION`` (start ``uniform(0.4, 0.6)`` in [-1, 1] input
