@@ -210,3 +210,19 @@ def test_filter_weights_rgb_mean_channel_and_depthwise(tiny, nested):
         features.filter_weights(tiny, "pool1")
     with pytest.raises(kerasviz.ArgumentError, match="input_channel"):
         features.filter_weights(tiny, "conv2", input_channel=8)
+
+
+def test_shapes_model_is_sparser_after_its_first_layer():
+    """The book's claim (sparsity grows with depth) as far as it holds on the shipped shapes
+    model: every ReLU output after conv1 has a larger fraction of zero activations than conv1.
+    (It is not monotone there: conv2 is the sparsest; see docs/features.md.)"""
+    from kerasviz import datasets
+
+    model = kerasviz.load_model("shapes")
+    images = datasets.shapes(32, seed=11).images
+    relus = ["conv1", "conv2", "conv3_relu", "conv4"]
+    table = features.layer_stats(model, images, relus)
+    zeros = [r.zero_fraction for r in table]
+    assert [r.layer for r in table] == relus
+    assert all(z > zeros[0] + 0.05 for z in zeros[1:])
+    assert np.polyfit(np.arange(4), zeros, 1)[0] > 0      # least-squares trend rises with depth
