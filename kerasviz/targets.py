@@ -90,8 +90,10 @@ class Target:
 
     @property
     def key(self) -> tuple:
-        """Hashable identity of what a compiled graph depends on (units are a graph input)."""
-        return ("fn", id(self.fn)) if self.fn is not None else ("unit", self.output)
+        """Hashable identity of what a compiled graph depends on (units are a graph input).
+        Holds the callable itself, not its ``id``, so a new function can never reuse a stale
+        graph."""
+        return ("fn", self.fn) if self.fn is not None else ("unit", self.output)
 
     def score(self, outputs: Sequence[Any], units: Any = None):
         """One score per image.
