@@ -307,6 +307,10 @@ def plan_for(model, method, layer: str | None, target, input_shape: tuple, optio
     re-trace."""
     key = (layer, method.name, tuple(input_shape), target.key,
            tuple(sorted((k, _option_key(v)) for k, v in options.items())), int(batch_size))
+    try:
+        hash(key)
+    except TypeError:  # an unhashable callable target: compile without caching
+        return Plan(model, method, layer, target, input_shape, options, batch_size)
     cache = _PLANS.setdefault(model, {})
     if key not in cache:
         cache[key] = Plan(model, method, layer, target, input_shape, options, batch_size)
