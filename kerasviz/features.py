@@ -265,7 +265,7 @@ def channel_grid(acts: np.ndarray, title: str | None = None, *, cols: int = 16,
     nearest-neighbour, so small maps stay crisp.
 
     Memory: one ``float32`` copy of the chosen channels plus the ``uint8`` grid; a 512-channel
-    14×14 layer gives a 32×16 grid of tiles (about 1 MB), a 64-channel 224×224 layer about 10 MB.
+    14×14 layer gives a 32×16 grid of tiles (about 3 MB), a 64-channel 224×224 layer about 10 MB.
 
     Args:
         acts: ``(h, w, c)`` activations of one image (or ``(1, h, w, c)``), e.g.
