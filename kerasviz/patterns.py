@@ -394,11 +394,12 @@ def _graphs(model, path: str, pre_activation: bool, recipe: str, size: int, bord
             return spectrum + lr * m_hat / (tf.sqrt(v_hat) + 1e-8), m, v, score
 
     compiled: dict = {}
+    model_ref = weakref.ref(model)  # the cache is keyed by the model: hold it weakly
 
     def steps(redirect: bool):
         if redirect not in compiled:
             compiled[redirect] = make_step(
-                _objective_model(model, path, pre_activation, True)[0] if redirect else sub)
+                _objective_model(model_ref(), path, pre_activation, True)[0] if redirect else sub)
         return compiled[redirect]
 
     cache[key] = (steps, evaluate) if recipe == "book" else (steps, evaluate, render)

@@ -180,6 +180,19 @@ def test_compiled_once_per_model_layer_recipe_shape(tiny):
     assert evaluate.experimental_get_tracing_count() == 1
 
 
+def test_caches_do_not_keep_the_model_alive():
+    import gc
+    import weakref
+
+    model = tiny_cnn(size=32, seed=9)
+    P.filter_patterns(model, "conv2", [0, 1], steps=2, progress=False)
+    P.filter_patterns(model, "conv2", [0], recipe="lucid", steps=2, octaves=1, progress=False)
+    ref = weakref.ref(model)
+    del model
+    gc.collect()
+    assert ref() is None
+
+
 def test_memory_budget_chunks_give_the_same_result(tiny):
     assert P._auto_batch(tiny, "conv3", 32, memory_mb=0.1) == 1
     assert P._auto_batch(tiny, "conv3", 32, memory_mb=1024) == 256
