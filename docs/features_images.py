@@ -47,7 +47,9 @@ def main() -> None:
     g1 = features.channel_grid(acts[shallow][0], shallow)
     g2 = features.channel_grid(acts[deep][0], f"{deep} (sorted by mean activation)", sort="mean")
     width = max(top.shape[1], g1.shape[1], g2.shape[1])
-    pad = lambda im: np.pad(im, ((0, 6), (0, width - im.shape[1]), (0, 0)), constant_values=255)  # noqa: E731
+    def pad(im):
+        return np.pad(im, ((0, 6), (0, width - im.shape[1]), (0, 0)), constant_values=255)
+
     _save("features_activation_grid.png", np.concatenate([pad(top), pad(g1), pad(g2)]))
 
     # 2. statistics and sparsity vs depth

@@ -29,14 +29,16 @@ __all__ = ["activations", "layer_stats", "LayerStats", "StatsTable", "sparsity_f
 
 # --- activations ------------------------------------------------------------------------------
 
-def _forward_chunks(model, images, layers, batch_size: int, preprocess) -> tuple[list[str], Iterator]:
+def _forward_chunks(model, images, layers, batch_size: int,
+                    preprocess) -> tuple[list[str], Iterator]:
     """Resolve layers, preprocess images, and yield per-chunk lists of numpy outputs.
 
     Validation (layers and images) happens before any TensorFlow work on the images.
     """
     from kerasviz.models import preprocess as _preprocess
 
-    if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size < 1:
+    if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) \
+            or batch_size < 1:
         raise ArgumentError(f"Expected batch_size to be a positive integer. Received: "
                          f"batch_size={batch_size!r}")
     paths = _layers.select_layers(model, layers)
@@ -154,7 +156,8 @@ def layer_stats(model, images: Any, layers: Any = None, *, zero_tol: float = 0.0
         As :func:`activations`.
     """
     if not (isinstance(zero_tol, (int, float)) and zero_tol >= 0):
-        raise ArgumentError(f"Expected zero_tol to be a number >= 0. Received: zero_tol={zero_tol!r}")
+        raise ArgumentError(f"Expected zero_tol to be a number >= 0. Received: "
+                            f"zero_tol={zero_tol!r}")
     paths, chunks = _forward_chunks(model, images, layers, batch_size, preprocess)
     acc = [None] * len(paths)
     for outs in chunks:
@@ -234,7 +237,8 @@ def select_indices(n: int, spec: Any, name: str = "channels") -> np.ndarray:
     if isinstance(spec, slice):
         idx = np.arange(n)[spec]
     else:
-        idx = np.atleast_1d(np.asarray(list(spec) if isinstance(spec, (range, list, tuple)) else spec))
+        seq = list(spec) if isinstance(spec, (range, list, tuple)) else spec
+        idx = np.atleast_1d(np.asarray(seq))
         if idx.dtype.kind not in "iu" or (idx.size and (idx.min() < -n or idx.max() >= n)):
             raise ArgumentError(f"Expected {name} indices in [0, {n}). Received: {name}={spec!r}")
         idx = idx.astype(np.int64) % n

@@ -46,7 +46,6 @@ References:
 """
 from __future__ import annotations
 
-import math
 import warnings
 import weakref
 from dataclasses import dataclass
@@ -353,7 +352,8 @@ def _graphs(model, path: str, pre_activation: bool, recipe: str, size: int, bord
                 loss = tf.reduce_sum(score - _penalties(raw / 255.0, tv, l2))
             g = tape.gradient(loss, raw)
             if grad_norm == "rms":  # 1st edition: g / (RMS(g) + 1e-5), per sample
-                g = g / (tf.sqrt(tf.reduce_mean(tf.square(g), axis=[1, 2, 3], keepdims=True)) + 1e-5)
+                rms = tf.sqrt(tf.reduce_mean(tf.square(g), axis=[1, 2, 3], keepdims=True))
+                g = g / (rms + 1e-5)
             else:                   # 2nd edition: tf.math.l2_normalize, per sample
                 g = tf.math.l2_normalize(g, axis=[1, 2, 3])
             return tf.clip_by_value(raw + step_size * g, lo, hi), score
@@ -466,13 +466,15 @@ def optimize_patterns(model, layer: Any = None, filters: Any = None, *, recipe: 
     defaults = dict(_BOOK if recipe == "book" else _LUCID, **_COMMON)
     unknown = sorted(set(options) - set(defaults))
     if unknown:
-        raise UnknownMethodError(f"Unknown option {unknown[0]!r} for recipe {recipe!r}. Expected some of "
+        raise UnknownMethodError(f"Unknown option {unknown[0]!r} for recipe {recipe!r}. "
+                                 f"Expected some of "
                         f"{sorted(defaults)}. {suggest(unknown[0], defaults)}")
     opt = {**defaults, **options}
     if steps is not None:
         opt["steps"] = steps
     if not isinstance(opt["steps"], (int, np.integer)) or opt["steps"] < 0:
-        raise ArgumentError(f"Expected steps to be an integer >= 0. Received: steps={opt['steps']!r}")
+        raise ArgumentError(f"Expected steps to be an integer >= 0. Received: "
+                            f"steps={opt['steps']!r}")
     if not isinstance(seed, (int, np.integer)):
         raise ArgumentError(f"Expected an integer seed. Received: seed={seed!r}")
     path, units = _resolve_units(model, layer, filters, target)
@@ -484,7 +486,8 @@ def optimize_patterns(model, layer: Any = None, filters: Any = None, *, recipe: 
                          f"size={fixed} or None. Received: size={size!r}")
     size = int(size)
     if size < 8 or size <= 2 * opt["crop"]:
-        raise ArgumentError(f"Expected size >= 8 and > 2·crop ({2 * opt['crop']}). Received: size={size}")
+        raise ArgumentError(f"Expected size >= 8 and > 2·crop ({2 * opt['crop']}). "
+                            f"Received: size={size}")
     A, b = _input_affine(model, preprocess)
     batch = int(batch_size) if batch_size else _auto_batch(model, path, size, memory_mb)
     run = _run_book if recipe == "book" else _run_lucid
@@ -635,7 +638,8 @@ def _run_lucid(model, path, units, size, seed, opt, A, b, bar):
     import tensorflow as tf
 
     n_oct = max(1, int(opt["octaves"]))
-    sides = [max(8, int(round(size / opt["octave_scale"] ** (n_oct - 1 - o)))) for o in range(n_oct)]
+    sides = [max(8, int(round(size / opt["octave_scale"] ** (n_oct - 1 - o))))
+             for o in range(n_oct)]
     per_oct = [opt["steps"] // n_oct + (1 if o < opt["steps"] % n_oct else 0) for o in range(n_oct)]
     rngs = [np.random.default_rng([seed, int(u)]) for u in units]
     # every random number of filter k comes from its own generator, in a fixed order
@@ -648,19 +652,16 @@ def _run_lucid(model, path, units, size, seed, opt, A, b, bar):
     u = tf.constant(units)
     decay = tf.constant(float(opt["decay_power"]))
     lr, tv, l2 = (tf.constant(float(opt[k]), tf.float32) for k in ("lr", "tv", "l2"))
-    spectrum = init.astype(np.float32)
-    done = 0
-    s0 = a0 = None
+    done, image = 0, None          # image: float32 (F, size, size, 3) in [0, 255]
     for o, (side, n) in enumerate(zip(sides, per_oct)):
         steps, evaluate, render = _graphs(model, path, opt["pre_activation"], "lucid", size,
                                           opt["border"], "adam", A, b, param_size=side)
-        if o > 0:
-            prev = render_prev(tf.constant(spectrum), decay).numpy() / 255.0   # (F, size, size, 3)
-            small = tf.image.resize(prev, (side, side), "area").numpy()
-            spectrum = _lucid_param_from_image(small, side, float(opt["decay_power"]))
-        p = tf.constant(spectrum)
-        if o == 0:
+        if image is None:
+            p = tf.constant(init.astype(np.float32))
             s0, a0 = evaluate(render(p, decay), u)
+        else:                      # next octave: start from the last image at this resolution
+            small = tf.image.resize(image / 255.0, (side, side), "area").numpy()
+            p = tf.constant(_lucid_param_from_image(small, side, float(opt["decay_power"])))
         m = v = tf.zeros_like(p)
         for i in range(n):
             step = steps(_redirected(done, opt))
@@ -669,10 +670,9 @@ def _run_lucid(model, path, units, size, seed, opt, A, b, bar):
             done += 1
             bar.update(1)
         bar.update(1)
-        spectrum, render_prev = p.numpy(), render
-    img = render(tf.constant(spectrum), decay)
-    s1, a1 = evaluate(img, u)
-    return img.numpy(), s0.numpy(), s1.numpy(), a0.numpy(), a1.numpy()
+        image = render(p, decay)
+    s1, a1 = evaluate(image, u)
+    return image.numpy(), s0.numpy(), s1.numpy(), a0.numpy(), a1.numpy()
 
 
 def _redirected(i: int, opt: dict) -> bool:

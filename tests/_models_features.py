@@ -6,7 +6,8 @@ from kerasviz.models import register_model
 
 
 def tiny_cnn(size=32, seed=0, name="tiny"):
-    """Shapes-like CNN: input float [0, 1] (N, size, size, 3), conv1…conv3 (ReLU), GAP, softmax."""
+    """Shapes-like CNN: input float [0, 1] (N, size, size, 3), conv1…conv3 (ReLU), GAP,
+    softmax."""
     keras.utils.set_random_seed(seed)
     inp = keras.Input((size, size, 3), name="image")
     x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv1")(inp)

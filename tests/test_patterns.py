@@ -103,7 +103,8 @@ def test_pre_activation_moves_filters_that_start_dead():
     conv.set_weights([k, b])
     post = P.optimize_patterns(model, "conv2", [3], steps=10, step_size=20, pre_activation=False,
                                progress=False)
-    assert post.activation_start[0] == 0 and np.array_equal(post.inputs[0], _start(0, 3, 32).astype(np.float32))
+    assert post.activation_start[0] == 0
+    np.testing.assert_array_equal(post.inputs[0], _start(0, 3, 32).astype(np.float32))
     pre = P.optimize_patterns(model, "conv2", [3], steps=10, step_size=20, progress=False)
     assert np.abs(pre.inputs[0] - _start(0, 3, 32)).mean() > 5
     assert pre.score_end[0] > pre.score_start[0] + 0.02

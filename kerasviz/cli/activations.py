@@ -39,7 +39,8 @@ def parse_layers(text: str | None):
 
 
 def parse_indices(text: str | None):
-    """``"0:64"`` → ``slice(0, 64)``; ``"1,5,9"`` → ``[1, 5, 9]``; ``"3"`` → ``[3]``; None → None."""
+    """``"0:64"`` → ``slice(0, 64)``; ``"1,5,9"`` → ``[1, 5, 9]``; ``"3"`` → ``[3]``;
+    None → None."""
     if text is None:
         return None
     try:
@@ -50,7 +51,8 @@ def parse_indices(text: str | None):
             return slice(*parts)
         return [int(p) for p in text.split(",") if p.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected START:STOP[:STEP] or I,J,K, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected START:STOP[:STEP] or I,J,K, got {text!r}") from None
 
 
 def register(subparsers) -> None:
