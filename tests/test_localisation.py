@@ -21,7 +21,7 @@ def test_gradcam_localises_the_shape():
     exp = kerasviz.explain(model, images, "gradcam", target=labels)
     assert exp.layer == "conv4"
     inside = render.peak_in_box(exp.maps, boxes).mean()
-    iou = render.box_iou(exp.boxes(0.5), boxes)
+    iou = render.box_iou(exp.boxes(), boxes)  # default threshold, chosen on other seeds
     assert inside >= 0.90, f"peak inside the box on {inside:.1%} of 200 images"
     assert (iou >= 0.5).mean() >= 0.70, f"IoU >= 0.5 on {(iou >= 0.5).mean():.1%} of 200 images"
 

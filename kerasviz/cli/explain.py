@@ -64,8 +64,8 @@ def register(subparsers) -> None:
                    help="a method option, e.g. samples=50 (repeatable)")
     p.add_argument("--preprocess", help="for model files: 'unit' (x/255), 'none' (0-255) or an "
                                         "application's preprocessing (vgg16, resnet50, …)")
-    p.add_argument("--threshold", type=float, default=0.5,
-                   help="crop region: map >= threshold · max (default 0.5)")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="region: map >= threshold · max (default 0.3, see Explanation.boxes)")
     p.add_argument("--alpha", type=float, default=0.4, help="heatmap opacity (default 0.4)")
     p.add_argument("--colormap", default="jet", help="jet, turbo, viridis, inferno, magma, hot, gray")
     p.add_argument("--batch-size", type=int, default=None, help="model evaluations per step")
@@ -160,8 +160,9 @@ def run(args: argparse.Namespace) -> int:
                                layer=args.layer if m.uses_layer else None,
                                batch_size=args.batch_size, **opts)
         overlays = exp.overlay(alpha=args.alpha, colormap=args.colormap)
-        masked, regions = exp.crop(threshold=args.threshold)
-        boxes = exp.boxes(args.threshold)
+        thr = {} if args.threshold is None else {"threshold": args.threshold}
+        masked, regions = exp.crop(**thr)
+        boxes = exp.boxes(**thr)
         for i, stem in enumerate(stems):
             base = out / f"{stem}_{exp.method.replace('+', 'p')}"
             render.save_png(f"{base}_overlay.png", render.draw_box(overlays[i], boxes[i]))
