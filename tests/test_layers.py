@@ -9,7 +9,7 @@ from kerasviz import layers as L
 
 def _nested_vgg(size=48):
     base = keras.applications.VGG16(include_top=False, weights=None, input_shape=(size, size, 3))
-    return keras.Sequential([keras.Input((size, size, 3)), keras.layers.Rescaling(1 / 255.0), base,
+    return keras.Sequential([keras.Input((size, size, 3)), keras.layers.Rescaling(1 / 255.0, name="rescaling"), base,
                              keras.layers.GlobalAveragePooling2D(),
                              keras.layers.Dense(3, activation="softmax", name="head")])
 
