@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     import os
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the CLI keeps TensorFlow's start-up chatter quiet
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # the CLI keeps TensorFlow's start-up chatter quiet
     args = build_parser().parse_args(argv)
     from kerasviz.errors import KerasvizError
     try:
