@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from kerasviz.cli._common import add_model_options, load_model
+
 
 def parse_layers(text: str | None):
     """``"conv1,2,block*_conv*,Conv2D"`` → a list of layer specs for :func:`select_layers`:
@@ -76,29 +78,16 @@ def register(subparsers) -> None:
     p.add_argument("--zero-tol", type=float, default=0.0,
                    help="|a| <= this counts as zero in the statistics (default 0)")
     p.add_argument("--json", action="store_true", help="print the statistics as JSON")
-    p.add_argument("--preprocess", help="for model files: 'unit' (x/255), 'none' (0-255) or an "
-                                        "application's preprocessing (vgg16, resnet50, …)")
-    p.add_argument("--unsafe", action="store_true",
-                   help="allow model files with Lambda layers (only for files you trust)")
+    add_model_options(p)
     p.add_argument("--out", "-o", default="kerasviz_activations", help="output folder")
     p.set_defaults(func=run)
-
-
-def load(args):
-    """The model named by ``--model`` with ``--preprocess`` / ``--unsafe`` applied."""
-    import kerasviz
-    from kerasviz.cli.explain import _preprocess_fn
-
-    model = kerasviz.load_model(args.model, safe_mode=not args.unsafe)
-    pre = _preprocess_fn(args.preprocess)
-    return kerasviz.load_model(model, preprocess=pre) if pre is not None else model
 
 
 def run(args: argparse.Namespace) -> int:
     """Compute activations and statistics, write grids, tables and the sparsity plot."""
     from kerasviz import features, render
 
-    model = load(args)
+    model = load_model(args)
     layers = parse_layers(args.layers)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

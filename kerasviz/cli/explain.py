@@ -19,6 +19,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from kerasviz.cli._common import add_model_options, load_model, parse_option
+
 
 def _methods(text: str) -> list[str]:
     from kerasviz import methods as registry
@@ -28,19 +30,6 @@ def _methods(text: str) -> list[str]:
         return [registry.get(part).name for part in text.split(",") if part.strip()]
     except UnknownMethodError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _option(text: str) -> tuple[str, object]:
-    import ast
-
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip():
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    try:
-        parsed = ast.literal_eval(value)
-    except (ValueError, SyntaxError):
-        parsed = value
-    return key.strip(), parsed
 
 
 def register(subparsers) -> None:
@@ -60,41 +49,16 @@ def register(subparsers) -> None:
     p.add_argument("--output", help="output name or index of a multi-output / regression model")
     p.add_argument("--layer", help="conv layer for CAM methods (nested: vgg16/block5_conv3); "
                                    "default: the last 4-D layer")
-    p.add_argument("--option", type=_option, action="append", default=[], metavar="KEY=VALUE",
+    p.add_argument("--option", type=parse_option, action="append", default=[], metavar="KEY=VALUE",
                    help="a method option, e.g. samples=50 (repeatable)")
-    p.add_argument("--preprocess", help="for model files: 'unit' (x/255), 'none' (0-255) or an "
-                                        "application's preprocessing (vgg16, resnet50, …)")
     p.add_argument("--threshold", type=float, default=None,
                    help="region: map >= threshold · max (default 0.3, see Explanation.boxes)")
     p.add_argument("--alpha", type=float, default=0.4, help="heatmap opacity (default 0.4)")
     p.add_argument("--colormap", default="jet", help="jet, turbo, viridis, inferno, magma, hot, gray")
     p.add_argument("--batch-size", type=int, default=None, help="model evaluations per step")
-    p.add_argument("--unsafe", action="store_true",
-                   help="allow model files with Lambda layers (only for files you trust)")
+    add_model_options(p)
     p.add_argument("--out", "-o", default="kerasviz_explain", help="output folder")
     p.set_defaults(func=run)
-
-
-def _preprocess_fn(name: str | None):
-    if name is None:
-        return None
-    import importlib
-
-    import numpy as np
-
-    from kerasviz.errors import ModelError, suggest
-    from kerasviz.models import APPLICATIONS
-
-    if name == "unit":
-        return lambda x: np.asarray(x, np.float32) / 255.0
-    if name == "none":
-        return lambda x: np.asarray(x, np.float32)
-    if name in APPLICATIONS:
-        module = importlib.import_module(f"keras.applications.{APPLICATIONS[name].module}")
-        return lambda x: np.asarray(module.preprocess_input(np.array(x, np.float32)))
-    raise ModelError(f"Unknown preprocessing. Expected 'unit', 'none' or one of "
-                     f"{sorted(APPLICATIONS)}. Received: --preprocess {name!r}. "
-                     f"{suggest(name, ['unit', 'none', *APPLICATIONS])}")
 
 
 def _target(args):
@@ -136,10 +100,7 @@ def run(args: argparse.Namespace) -> int:
     from kerasviz.layers import as_list
     from kerasviz.targets import class_names
 
-    model = kerasviz.load_model(args.model, safe_mode=not args.unsafe)
-    pre = _preprocess_fn(args.preprocess)
-    if pre is not None:
-        model = kerasviz.load_model(model, preprocess=pre)
+    model = load_model(args)
     out = Path(args.out)
     stems = [Path(p).stem for p in args.images]
     if len(set(stems)) < len(stems):

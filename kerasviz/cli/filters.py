@@ -18,8 +18,8 @@ import argparse
 import json
 from pathlib import Path
 
-from kerasviz.cli.activations import load, parse_indices
-from kerasviz.cli.explain import _option
+from kerasviz.cli._common import add_model_options, load_model, parse_option
+from kerasviz.cli.activations import parse_indices
 
 
 def register(subparsers) -> None:
@@ -44,15 +44,12 @@ def register(subparsers) -> None:
     p.add_argument("--size", type=int, help="image side (default: the model's input size, else "
                                             "150 book / 128 lucid)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--option", type=_option, action="append", default=[], metavar="KEY=VALUE",
+    p.add_argument("--option", type=parse_option, action="append", default=[], metavar="KEY=VALUE",
                    help="a recipe option, e.g. step_size=2, octaves=4, tv=0.5 (repeatable)")
     p.add_argument("--cols", type=int, default=8, help="patterns per row (default 8)")
     p.add_argument("--batch-size", type=int, help="filters per compiled batch (default: by memory)")
     p.add_argument("--json", action="store_true", help="print the per-filter results as JSON")
-    p.add_argument("--preprocess", help="for model files: 'unit' (x/255), 'none' (0-255) or an "
-                                        "application's preprocessing (vgg16, resnet50, …)")
-    p.add_argument("--unsafe", action="store_true",
-                   help="allow model files with Lambda layers (only for files you trust)")
+    add_model_options(p)
     p.add_argument("--out", "-o", default="kerasviz_filters", help="output folder")
     p.set_defaults(func=run)
 
@@ -71,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     from kerasviz import features, patterns, render
     from kerasviz.errors import LayerNotFoundError
 
-    model = load(args)
+    model = load_model(args)
     res = patterns.optimize_patterns(
         model, args.layer, args.filters, recipe=args.recipe, target=_targets(args.target),
         steps=args.steps, size=args.size, seed=args.seed, batch_size=args.batch_size,
