@@ -38,17 +38,20 @@ LIGHT = {"smoothgrad": {"samples": 8}, "integrated_gradients": {"steps": 8},
          "scorecam": {"max_channels": 16}}
 
 
-def evals_per_image(name: str, options: dict) -> int:
-    """Forward(+backward) passes per image a method needs by design."""
+def evals_per_image(name: str, options: dict, channels: int = 512) -> str:
+    """Passes per image a method needs by design (``+ k head`` = k passes of the layers after
+    the explained layer only)."""
     if name == "smoothgrad":
-        return int(options.get("samples", 25))
+        return str(int(options.get("samples", 25)))
     if name == "integrated_gradients":
-        return int(options.get("steps", 32)) + 1
+        return str(int(options.get("steps", 32)) + 1)
     if name == "scorecam":
-        return 1 + int(options.get("max_channels") or 512)
-    if name in ("guided_gradcam",):
-        return 2
-    return 1
+        return str(1 + int(options.get("max_channels") or channels))
+    if name == "ablationcam":
+        return f"1 + {channels} head"
+    if name == "guided_gradcam":
+        return "2"
+    return "1"
 
 
 def timed(fn, repeat: int = 1) -> tuple[float, float]:
@@ -151,7 +154,7 @@ def main(argv=None) -> int:
             return tape.gradient(s, x)
 
         f_first, f_warm = timed(lambda: floor(xt).numpy(), args.repeat)
-        rows.append(("floor (fwd+bwd)", b, 1, f_first, f_warm, 1.0, None))
+        rows.append(("floor (fwd+bwd)", b, "1", f_first, f_warm, 1.0, None))
         for name in names:
             opts = LIGHT.get(name, {}) if args.options == "light" else {}
             base._PLANS.pop(model, None)  # first call = tracing included
