@@ -23,7 +23,7 @@ MobileNet or the shipped ``shapes`` model.
 
 The book's numbers suit VGG16, whose grey-start activations are alive. On other models a grey
 start leaves many ReLUs off — in the layer itself and upstream — so the true gradient is zero or
-tiny and 40 steps of size 1 move little (see docs/features.md for numbers on the ``shapes``
+tiny and 40 steps of size 1 move little (see README.md ("Inside the network") for numbers on the ``shapes``
 model). kerasviz's ``"book"`` defaults therefore keep the book's start, loss, RMS-normalised
 step, 40 steps and display, and add: (1) the objective is the layer's *pre-activation* (fused
 ReLU or following activation layer removed, as Lucid's ``*_pre_relu`` objectives), (2) for the

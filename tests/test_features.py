@@ -215,7 +215,7 @@ def test_filter_weights_rgb_mean_channel_and_depthwise(tiny, nested):
 def test_shapes_model_is_sparser_after_its_first_layer():
     """The book's claim (sparsity grows with depth) as far as it holds on the shipped shapes
     model: every ReLU output after conv1 has a larger fraction of zero activations than conv1.
-    (It is not monotone there: conv2 is the sparsest; see docs/features.md.)"""
+    (It is not monotone there: conv2 is the sparsest; see README.md ("Inside the network").)"""
     from kerasviz import datasets
 
     model = kerasviz.load_model("shapes")
