@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from kerasviz.errors import UnknownMethodError, suggest
+from kerasviz.errors import ArgumentError, UnknownMethodError, suggest
 from kerasviz.explanation import Explanation
 
 
@@ -81,7 +81,7 @@ def explain(model, images: Any, method: str = "gradcam", target: Any = None, lay
             f"{sorted(m.options) or 'no options'}. Received: {bad[0]}={options[bad[0]]!r}. "
             f"{suggest(bad[0], m.options) if m.options else ''}".rstrip())
     if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
-        raise UnknownMethodError(f"Expected batch_size to be a positive int. Received: "
+        raise ArgumentError(f"Expected batch_size to be a positive int. Received: "
                                  f"batch_size={batch_size!r}")
     x, shown = _inputs(model, images, preprocess)
     extra = _extra_inputs(model, extra_inputs, len(x))

@@ -80,3 +80,9 @@ def test_pixel_maps_are_smoothed_before_cutting_regions():
     assert (pixel.boxes(0.3, smooth=0)[0] - pixel.boxes(0.3, smooth=0)[0][[0, 1, 0, 1]]).max() == 1
     cam = Explanation(maps=maps, raw=maps, method="gradcam", target=None, family="cam")
     np.testing.assert_array_equal(cam.boxes(0.3), pixel.boxes(0.3, smooth=0))
+
+
+def test_bad_batch_size_is_an_argument_error():
+    model = gap_dense(size=16, channels=4)
+    with pytest.raises(kerasviz.errors.ArgumentError, match="batch_size"):
+        kerasviz.explain(model, images(1, size=16), batch_size=0)
