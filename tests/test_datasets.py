@@ -1,6 +1,5 @@
 """kerasviz.datasets: determinism, dtypes and ranges, tight boxes, ray-cast sensor ground truth."""
 import math
-import time
 
 import cv2
 import numpy as np
@@ -244,10 +243,3 @@ def test_bad_size(fn, size):
 def test_bad_obstacles_option():
     with pytest.raises(ModelError, match="'left' or 'right'.*'up'"):
         datasets.sensors(2, obstacles="up")
-
-
-def test_generation_is_fast():
-    start = time.perf_counter()
-    datasets.shapes(300, seed=1)
-    datasets.sensors(300, seed=1)
-    assert time.perf_counter() - start < 10  # about 1 s on 2 idle cores
