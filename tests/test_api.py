@@ -49,3 +49,11 @@ def test_tensorflow_is_the_default(tmp_path):
     proc = _run(code, KERAS_HOME=str(tmp_path))  # no keras.json, no KERAS_BACKEND
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().endswith("tensorflow")
+
+
+def test_cli_parser_and_classes_do_not_import_tensorflow():
+    code = ("import sys, kerasviz.cli; kerasviz.cli.main(['classes', '281']); "
+            "print('tensorflow' in sys.modules)")
+    proc = _run(code)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines() == ["281 n02123045 tabby  (tabby, tabby cat)", "False"]

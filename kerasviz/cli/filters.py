@@ -24,8 +24,6 @@ from kerasviz.cli.activations import parse_indices
 
 def register(subparsers) -> None:
     """Add the ``filters`` sub-command to ``subparsers``."""
-    from kerasviz.patterns import RECIPES
-
     p = subparsers.add_parser(
         "filters", help="filter patterns by gradient ascent, and filter weights",
         description="Find, by gradient ascent in input space, the picture each filter of a layer "
@@ -39,7 +37,9 @@ def register(subparsers) -> None:
                    help="filters to visualise (default all)")
     p.add_argument("--target", help="comma-separated class ids or names: class-model "
                                     "visualisation of the output instead of --layer/--filters")
-    p.add_argument("--recipe", choices=RECIPES, default="book", help="book (default) or lucid")
+    p.add_argument("--recipe", default="book",
+                   help="book (default) or lucid; checked by kerasviz.patterns (kept out of the "
+                        "parser so that `kerasviz --help` does not import TensorFlow)")
     p.add_argument("--steps", type=int, help="ascent steps (default: 40 book, 192 lucid)")
     p.add_argument("--size", type=int, help="image side (default: the model's input size, else "
                                             "150 book / 128 lucid)")
