@@ -50,8 +50,8 @@ def run_demo(out_dir: str | Path, n_images: int = 4, seed: int = 2024, log=print
     rep.table(["image", "truth", "predicted", "probability"], rows)
 
     log("[2/4] shapes model: activations")
-    acts = kerasviz.activations(shapes, images[:1])
-    layer = list(acts)[len(acts) // 2]
+    layer = "conv2"
+    acts = kerasviz.activations(shapes, images[:1], layers=[layer])
     grid = kerasviz.features.channel_grid(acts[layer][0], title=layer)
     rep.section("Activations", f"Every channel of layer {layer} for the first image "
                                "(book layout: 16 per row, each channel standardised).")

@@ -247,7 +247,8 @@ def _find_or_fetch(original, fname, origin, **kwargs):
                         weights_dirs()[0].name, **{k: v for k, v in kwargs.items()
                                                    if k not in ("cache_subdir", "cache_dir")})
     except Exception as exc:  # Keras raises a bare Exception on a failed download
-        raise WeightsNotFoundError(_missing_message(fname, searched, str(exc).split(":")[0])) from None
+        why = "download failed: " + str(exc).split(" -- ")[-1].strip()
+        raise WeightsNotFoundError(_missing_message(fname, searched, why)) from None
 
 
 _CURRENT_APP = threading.local()
