@@ -278,6 +278,16 @@ def activation_name(layer) -> str | None:
     return getattr(act, "__name__", type(act).__name__)
 
 
+def relu_cap(layer) -> tuple[bool, float | None]:
+    """Whether ``layer`` applies a plain ReLU (standalone or fused, optionally capped as in
+    ReLU6), and the cap (None when uncapped). Leaky or thresholded ReLUs are not plain."""
+    if isinstance(layer, keras.layers.ReLU):
+        plain = float(layer.negative_slope) == 0.0 and float(layer.threshold) == 0.0
+        return plain, None if layer.max_value is None else float(layer.max_value)
+    name = activation_name(layer)
+    return name in ("relu", "relu6"), 6.0 if name == "relu6" else None
+
+
 def logits_override(model: keras.Model) -> Override:
     """Override that removes a softmax at the model's outputs (a softmax Dense layer is called
     with a linear activation; a standalone Softmax / Activation("softmax") is skipped)."""

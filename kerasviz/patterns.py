@@ -157,17 +157,6 @@ def _redirected_relu(max_value: float | None = None):
     return relu
 
 
-def _relu_cap(layer) -> tuple[bool, float | None]:
-    """Whether ``layer`` applies a plain (optionally capped) ReLU, and the cap."""
-    import keras
-
-    if isinstance(layer, keras.layers.ReLU):
-        plain = float(layer.negative_slope) == 0.0 and float(layer.threshold) == 0.0
-        return plain, None if layer.max_value is None else float(layer.max_value)
-    name = _layers.activation_name(layer)
-    return name in ("relu", "relu6"), 6.0 if name == "relu6" else None
-
-
 def _objective_model(model, path: str, pre_activation: bool, redirect: bool = False):
     """``(sub_model, post_fn)``: a model from the inputs to the layer ``path`` only (nothing
     after it is computed), with the layer's activation removed when ``pre_activation``;
@@ -184,7 +173,7 @@ def _objective_model(model, path: str, pre_activation: bool, redirect: bool = Fa
 
     def override(p, layer):
         if p != path:
-            is_relu, cap = _relu_cap(layer) if redirect else (False, None)
+            is_relu, cap = _layers.relu_cap(layer) if redirect else (False, None)
             if not is_relu:
                 return None
             fn = _redirected_relu(cap)

@@ -78,24 +78,11 @@ def modified_relu(mode: str, max_value: float | None = None):
     return relu
 
 
-def _act_cap(layer) -> tuple[bool, float | None]:
-    """Whether ``layer`` applies a plain (optionally capped) ReLU, and its cap."""
-    if isinstance(layer, keras.layers.ReLU):
-        plain = float(layer.negative_slope) == 0.0 and float(layer.threshold) == 0.0
-        return plain, None if layer.max_value is None else float(layer.max_value)
-    name = L.activation_name(layer)
-    if name == "relu":
-        return True, None
-    if name == "relu6":
-        return True, 6.0
-    return False, None
-
-
 def relu_override(mode: str) -> L.Override:
     """Override hook for :func:`kerasviz.layers.flatten` replacing every ReLU's gradient."""
 
     def override(path, layer):
-        is_relu, cap = _act_cap(layer)
+        is_relu, cap = L.relu_cap(layer)
         if not is_relu:
             return None
         fn = modified_relu(mode, cap)
@@ -130,7 +117,7 @@ def _chain(*overrides):
 
 def count_relus(model: keras.Model) -> int:
     """How many layers of ``model`` (nested ones included) apply a plain or capped ReLU."""
-    return sum(_act_cap(r.layer)[0] for r in L.layer_table(model))
+    return sum(L.relu_cap(r.layer)[0] for r in L.layer_table(model))
 
 
 def relu_model(model: keras.Model, mode: str, paths: Sequence[str] = (), *,
