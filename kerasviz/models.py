@@ -235,17 +235,24 @@ def _patched_get_file(replacement: Callable):
             file_utils.get_file = original
 
 
+def _download_to_cache(original, fname, origin, **kwargs) -> str:
+    """Keras' own ``get_file`` (download + hash check) into kerasviz's cache folder."""
+    folder = weights_dirs()[0]
+    folder.mkdir(parents=True, exist_ok=True)
+    kwargs = {k: v for k, v in kwargs.items() if k not in ("cache_subdir", "cache_dir")}
+    return original(fname, origin, cache_dir=str(folder.parent), cache_subdir=folder.name, **kwargs)
+
+
 def _find_or_fetch(original, fname, origin, **kwargs):
-    for folder in weights_dirs():
+    dirs = weights_dirs()
+    for folder in dirs:
         if (folder / fname).is_file():
             return str(folder / fname)
-    searched = [str(d) for d in weights_dirs()]
+    searched = [str(d) for d in dirs]
     if os.environ.get("KERASVIZ_OFFLINE", "") not in ("", "0"):
         raise WeightsNotFoundError(_missing_message(fname, searched, "KERASVIZ_OFFLINE is set"))
     try:
-        return original(fname, origin, cache_dir=str(weights_dirs()[0].parent), cache_subdir=
-                        weights_dirs()[0].name, **{k: v for k, v in kwargs.items()
-                                                   if k not in ("cache_subdir", "cache_dir")})
+        return _download_to_cache(original, fname, origin, **kwargs)
     except Exception as exc:  # Keras raises a bare Exception on a failed download
         why = "download failed: " + str(exc).split(" -- ")[-1].strip()
         raise WeightsNotFoundError(_missing_message(fname, searched, why)) from None
@@ -293,16 +300,11 @@ def fetch_weights(name: str, include_top: bool = True) -> Path:
     fetched: list[str] = []
 
     def fetch(original, fname, origin, **kwargs):
-        kwargs.pop("cache_dir", None)
-        kwargs.pop("cache_subdir", None)
-        folder = weights_dirs()[0]
-        folder.mkdir(parents=True, exist_ok=True)
         try:
-            fetched.append(original(fname, origin, cache_dir=str(folder.parent),
-                                    cache_subdir=folder.name, **kwargs))
-        except Exception as exc:
+            fetched.append(_download_to_cache(original, fname, origin, **kwargs))
+        except Exception as exc:  # Keras raises a bare Exception on a failed download
             raise WeightsNotFoundError(f"Download of {fname!r} failed: {exc}. Copy the file "
-                                       f"into {folder} by hand instead.") from None
+                                       f"into {weights_dirs()[0]} by hand instead.") from None
         return fetched[-1]
 
     with _patched_get_file(fetch):

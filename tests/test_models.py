@@ -139,3 +139,27 @@ def test_deprocess_inverts_keras_preprocess_input(mode, module):
 def test_every_application_name_maps_to_a_constructor():
     for spec in models.APPLICATIONS.values():
         assert callable(getattr(keras.applications, spec.constructor))
+
+
+def test_fetch_weights_uses_keras_downloader_into_the_cache(empty_weight_caches, monkeypatch):
+    from keras.src.utils import file_utils
+
+    own, _ = empty_weight_caches
+    source = keras.applications.MobileNetV2(weights=None, include_top=False)
+    calls = []
+
+    def fake_get_file(fname, origin, cache_dir=None, cache_subdir=None, **kwargs):
+        calls.append((fname, origin, cache_dir, cache_subdir))
+        path = f"{cache_dir}/{cache_subdir}/{fname}"
+        _write_keras_weights_file(source, path)
+        return path
+
+    monkeypatch.setattr(file_utils, "get_file", fake_get_file)
+    path = kerasviz.fetch_weights("mobilenet_v2", include_top=False)
+    assert path.parent == own and path.is_file()
+    fname, origin, cache_dir, subdir = calls[0]
+    assert fname == path.name and origin.startswith("https://") and origin.endswith(fname)  # Keras' own
+    monkeypatch.setattr(file_utils, "get_file", lambda *a, **k: pytest.fail("must use the cache"))
+    loaded = kerasviz.load_model("mobilenet_v2", include_top=False)  # found in the cache, no download
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 224, 224, 3)).astype(np.float32)
+    np.testing.assert_array_equal(loaded(x).numpy(), source(x).numpy())
