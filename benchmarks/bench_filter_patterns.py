@@ -22,9 +22,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 def _model():
     import kerasviz
-    from kerasviz import demo_models
+    from kerasviz.data import demo_models
     from kerasviz.errors import KerasvizError
-    from kerasviz.models import register_model
+    from kerasviz.core.models import register_model
 
     try:
         return kerasviz.load_model("shapes"), "shapes (trained weights)"
@@ -47,7 +47,7 @@ def _time(fn, repeats: int = 1) -> float:
 def main(argv=None) -> None:
     import numpy as np
 
-    from kerasviz import patterns
+    from kerasviz.inside import patterns
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--filters", type=int, default=32)

@@ -14,7 +14,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 import kerasviz  # noqa: E402
-from kerasviz import datasets, features, patterns, render  # noqa: E402
+from kerasviz.data import datasets
+from kerasviz.inside import features
+from kerasviz.inside import patterns
+from kerasviz.present import render  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "img"
 
@@ -65,7 +68,7 @@ def main() -> None:
 
     # 4. book vs lucid patterns: a middle layer and the last conv layer
     rows = []
-    for layer in ("conv2", kerasviz.layers.default_conv_layer(model)):
+    for layer in ("conv2", kerasviz.core.layers.default_conv_layer(model)):
         for recipe in ("book", "lucid"):
             t = time.perf_counter()
             res = patterns.optimize_patterns(model, layer, range(7), recipe=recipe, progress=False)

@@ -1,5 +1,5 @@
 import sys
 
-from kerasviz.cli import main
+from kerasviz.apps.cli import main
 
 sys.exit(main())

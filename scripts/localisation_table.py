@@ -36,7 +36,8 @@ MARK = ("<!-- localisation-table -->", "<!-- /localisation-table -->")
 
 def table(n: int, seed: int, methods: list[str]) -> tuple[str, dict]:
     import kerasviz
-    from kerasviz import datasets, render
+    from kerasviz.data import datasets
+    from kerasviz.present import render
 
     model = kerasviz.load_model("shapes")
     images, labels, boxes = datasets.shapes(n, seed=seed)
@@ -63,7 +64,8 @@ def table(n: int, seed: int, methods: list[str]) -> tuple[str, dict]:
 
 def gallery(out: Path, seed: int, methods: list[str]) -> None:
     import kerasviz
-    from kerasviz import datasets, render
+    from kerasviz.data import datasets
+    from kerasviz.present import render
 
     model = kerasviz.load_model("shapes")
     images, labels, boxes = datasets.shapes(8, seed=seed)

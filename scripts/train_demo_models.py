@@ -27,7 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from kerasviz import datasets, demo_models  # noqa: E402
+from kerasviz.data import datasets
+
+from kerasviz.data import demo_models  # noqa: E402
 
 SEED = 0                 # weight initialisation and shuffling
 TRAIN_SEED = {"shapes": 100_000, "sensors": 200_000}

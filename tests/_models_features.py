@@ -2,7 +2,7 @@
 import keras
 import numpy as np
 
-from kerasviz.models import register_model
+from kerasviz.core.models import register_model
 
 
 def tiny_cnn(size=32, seed=0, name="tiny"):

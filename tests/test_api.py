@@ -13,6 +13,48 @@ def test_all_names_resolve_and_are_documented():
     assert len(set(kerasviz.__all__)) == len(kerasviz.__all__)
 
 
+#: The public API, frozen: adding or removing a name is a deliberate change of this list (and of
+#: the API reference in the docs).
+PUBLIC = sorted("""
+    ArgumentError BackendError ImageError KerasvizError LayerNotFoundError ModelError TargetError
+    UnknownClassError UnknownMethodError WeightsNotFoundError
+    datasets demo_models imagenet render features patterns methods
+    decode_predictions load_image load_images layer_paths resolve_layer deprocess fetch_weights
+    load_model model_info preprocess ModelInfo
+    Explanation Output Target as_target explain clear_caches
+    activations layer_stats channel_grid filter_weights filter_patterns Patterns StatsTable
+""".split())
+
+
+def test_public_api_is_frozen():
+    assert sorted(kerasviz.__all__) == PUBLIC
+
+
+def test_return_types_are_public():
+    import numpy as np
+
+    from kerasviz.data import demo_models, datasets
+
+    model = kerasviz.load_model("shapes")
+    images = datasets.shapes(1, seed=3)[0]
+    assert isinstance(kerasviz.model_info(model), kerasviz.ModelInfo)
+    assert isinstance(kerasviz.as_target(model, None, 1), kerasviz.Target)
+    assert isinstance(kerasviz.layer_stats(model, images, layers="conv1"), kerasviz.StatsTable)
+    pats = kerasviz.patterns.optimize_patterns(model, "conv1", [0], steps=2)
+    assert isinstance(pats, kerasviz.Patterns) and pats.images.dtype == np.uint8
+
+
+def test_clear_caches_empties_every_model_cache():
+    from kerasviz import _caches
+    from kerasviz.data import demo_models, datasets
+
+    model = kerasviz.load_model("shapes")
+    kerasviz.explain(model, datasets.shapes(1, seed=3)[0], method="gradcam")
+    assert any(model in c for c in _caches._CACHES)
+    kerasviz.clear_caches()
+    assert not any(len(c) for c in _caches._CACHES)
+
+
 def test_unknown_attribute_is_an_attribute_error():
     try:
         kerasviz.no_such_thing  # noqa: B018
@@ -30,7 +72,7 @@ def _run(code, **env):
 
 
 def test_import_is_light():
-    proc = _run("import sys, kerasviz, kerasviz.imagenet; print('tensorflow' in sys.modules)")
+    proc = _run("import sys, kerasviz, kerasviz.core.imagenet; print('tensorflow' in sys.modules)")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "False"
 
@@ -52,7 +94,7 @@ def test_tensorflow_is_the_default(tmp_path):
 
 
 def test_cli_parser_and_classes_do_not_import_tensorflow():
-    code = ("import sys, kerasviz.cli; kerasviz.cli.main(['classes', '281']); "
+    code = ("import sys, kerasviz.apps.cli; kerasviz.apps.cli.main(['classes', '281']); "
             "print('tensorflow' in sys.modules)")
     proc = _run(code)
     assert proc.returncode == 0, proc.stderr

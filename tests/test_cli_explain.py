@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 import kerasviz
-from kerasviz import render
-from kerasviz.cli import main
+from kerasviz.present import render
+from kerasviz.apps.cli import main
 from _models_explain import gap_dense, images
 
 

@@ -6,9 +6,9 @@ import pytest
 from PIL import Image
 
 import kerasviz
-from kerasviz import features
-from kerasviz.cli import main
-from kerasviz.cli.activations import parse_indices, parse_layers
+from kerasviz.inside import features
+from kerasviz.apps.cli import main
+from kerasviz.apps.cli.activations import parse_indices, parse_layers
 
 from _models_features import random_images, tiny_cnn
 
@@ -79,7 +79,7 @@ def test_filters_writes_patterns_weights_and_json(files, tmp_path, capsys):
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
     assert [f["unit"] for f in summary["filters"]] == [2, 3, 4, 5, 6]
-    direct = kerasviz.patterns.optimize_patterns(loaded, "conv2", slice(2, 7), steps=3,
+    direct = kerasviz.inside.patterns.optimize_patterns(loaded, "conv2", slice(2, 7), steps=3,
                                                  step_size=2, progress=False)
     np.testing.assert_allclose([f["score_end"] for f in summary["filters"]], direct.score_end,
                                rtol=1e-4, atol=1e-6)

@@ -1,12 +1,14 @@
-"""kerasviz.datasets: determinism, dtypes and ranges, tight boxes, ray-cast sensor ground truth."""
+"""kerasviz.data.datasets: determinism, dtypes and ranges, tight boxes, ray-cast sensor ground truth."""
 import math
 
 import cv2
 import numpy as np
 import pytest
 
-from kerasviz import ImageError, KerasvizError, ModelError, datasets
-from kerasviz.datasets import SENSOR_ANGLES_DEG, SENSOR_NAMES, SHAPE_CLASSES, sensor_readings
+from kerasviz import ImageError, KerasvizError, ModelError
+
+from kerasviz.data import datasets
+from kerasviz.data.datasets import SENSOR_ANGLES_DEG, SENSOR_NAMES, SHAPE_CLASSES, sensor_readings
 
 SIZE = 96
 ORIGIN = ((SIZE - 1) / 2, SIZE - 1)

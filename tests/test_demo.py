@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from kerasviz.cli import main
+from kerasviz.apps.cli import main
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""kerasviz.demo_models: architecture contract, loading, and the quality of the shipped weights.
+"""kerasviz.data.demo_models: architecture contract, loading, and the quality of the shipped weights.
 
 The quality bounds (shapes accuracy >= 0.95, sensors MAE <= 0.06) hold with margin: the trained
 models reach about 0.99 and 0.035 on held-out data (see kerasviz/data/demo_models.json).
@@ -9,9 +9,13 @@ import keras
 import numpy as np
 import pytest
 
-from kerasviz import KerasvizError, ModelError, datasets, demo_models
-from kerasviz.datasets import SENSOR_NAMES, SHAPE_CLASSES
-from kerasviz.demo_models import DEMO_MODELS, DemoSpec, deprocess, load_demo_model, preprocess
+from kerasviz import KerasvizError, ModelError
+
+from kerasviz.data import datasets
+
+from kerasviz.data import demo_models
+from kerasviz.data.datasets import SENSOR_NAMES, SHAPE_CLASSES
+from kerasviz.data.demo_models import DEMO_MODELS, DemoSpec, deprocess, load_demo_model, preprocess
 
 TEST_SEED = 4242  # training uses seeds >= 100 000
 SENSORS_MAE_BOUND = 0.06

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 import kerasviz
-from kerasviz import render
-from kerasviz.explanation import Explanation
+from kerasviz.present import render
+from kerasviz.present.explanation import Explanation
 from _models_explain import gap_dense, images
 
 

@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 import kerasviz
-from kerasviz import LayerNotFoundError, features, render
-from kerasviz import layers as L
+from kerasviz import LayerNotFoundError
+from kerasviz.inside import features
+from kerasviz.present import render
+from kerasviz.core import layers as L
 
 from _models_features import nested_cnn, random_images, tiny_cnn
 
@@ -216,7 +218,7 @@ def test_shapes_model_is_sparser_after_its_first_layer():
     """The book's claim (sparsity grows with depth) as far as it holds on the shipped shapes
     model: every ReLU output after conv1 has a larger fraction of zero activations than conv1.
     (It is not monotone there: conv2 is the sparsest; see README.md ("Inside the network").)"""
-    from kerasviz import datasets
+    from kerasviz.data import datasets
 
     model = kerasviz.load_model("shapes")
     images = datasets.shapes(32, seed=11).images

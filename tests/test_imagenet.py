@@ -1,4 +1,4 @@
-"""Tests of kerasviz.imagenet (bundled class index, lookup, search, decode) and `kerasviz classes`."""
+"""Tests of kerasviz.core.imagenet (bundled class index, lookup, search, decode) and `kerasviz classes`."""
 from __future__ import annotations
 
 import ast
@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kerasviz import imagenet
+from kerasviz.core import imagenet
 from kerasviz.errors import KerasvizError, ModelError, UnknownClassError
 
-DATA = Path(imagenet.__file__).parent / "data"
+DATA = Path(imagenet.__file__).resolve().parents[1] / "data"
 #: MD5 that keras.applications.imagenet_utils.decode_predictions checks on its download.
 KERAS_MD5 = "c2c37ea517e94d9795004a39431a14cb"
 
@@ -80,8 +80,8 @@ def test_table_is_loaded_once():
 
 
 def test_modules_import_no_tensorflow_or_keras_at_top_level():
-    root = Path(imagenet.__file__).parent
-    for path in (root / "imagenet.py", root / "cli" / "classes.py"):
+    root = Path(imagenet.__file__).resolve().parents[1]
+    for path in (root / "core" / "imagenet.py", root / "apps" / "cli" / "classes.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in tree.body:
             names = ([a.name for a in node.names] if isinstance(node, ast.Import)
@@ -242,7 +242,8 @@ def test_decode_accepts_lists_ints_and_tensors():
 @pytest.mark.parametrize("top", [1, 5, 17])
 def test_decode_agrees_with_keras(monkeypatch, index, top):
     pytest.importorskip("keras")
-    from keras.src.applications import imagenet_utils
+    from kerasviz._keras_compat import imagenet_utils_module
+    imagenet_utils = imagenet_utils_module()
     monkeypatch.setattr(imagenet_utils, "CLASS_INDEX", index)  # no download
     preds = _random_preds(4, seed=top)
     ours = imagenet.decode_predictions(preds, top=top)
@@ -290,12 +291,12 @@ def test_decode_errors_are_value_errors():
 
 @pytest.fixture
 def cli(monkeypatch, capsys):
-    """Run ``kerasviz.cli.main`` with only this sub-command registered; return (rc, out, err)."""
-    import kerasviz.cli
-    monkeypatch.setattr(kerasviz.cli, "COMMANDS", ["classes"])
+    """Run ``kerasviz.apps.cli.main`` with only this sub-command registered; return (rc, out, err)."""
+    import kerasviz.apps.cli
+    monkeypatch.setattr(kerasviz.apps.cli, "COMMANDS", ["classes"])
 
     def run(*argv):
-        rc = kerasviz.cli.main(["classes", *argv])
+        rc = kerasviz.apps.cli.main(["classes", *argv])
         out, err = capsys.readouterr()
         return rc, out, err
     return run

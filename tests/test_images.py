@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from kerasviz import ImageError, load_image, load_images
-from kerasviz.images import resize
+from kerasviz.core.images import resize
 
 
 def _png_bytes(pil, fmt="PNG", **kw):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from kerasviz import LayerNotFoundError, ModelError
-from kerasviz import layers as L
+from kerasviz.core import layers as L
 
 
 def _nested_vgg(size=48):

@@ -2,7 +2,8 @@
 import numpy as np
 
 import kerasviz
-from kerasviz import datasets, render
+from kerasviz.data import datasets
+from kerasviz.present import render
 
 SEED = 2024  # not a training (100000+) or evaluation (9999) seed of the demo models
 

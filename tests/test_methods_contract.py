@@ -63,7 +63,7 @@ def test_contract(model, name):
 
 
 def _logits(model, x, units):
-    from kerasviz.layers import tap_model
+    from kerasviz.core.layers import tap_model
 
     z = tap_model(model, [], logits=True)(x).numpy()
     return z[np.arange(len(units)), units]
@@ -74,7 +74,7 @@ def test_top_class_by_default_and_compiled_graph_is_reused(model):
     exp = kerasviz.explain(model, x, "gradcam")
     assert exp.target.tolist() == np.argmax(model(x).numpy(), 1).tolist()
     from kerasviz.methods.base import plan_for
-    from kerasviz.targets import as_target
+    from kerasviz.core.targets import as_target
 
     plan = plan_for(model, registry.get("gradcam"), "c2", as_target(model, 0), (16, 16, 3), {})
     traces = plan.traces

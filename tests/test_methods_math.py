@@ -184,7 +184,7 @@ def test_ablationcam_head_with_a_skip_connection_around_the_layer():
     c2 = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="c2")(c1)
     z = keras.layers.Dense(3, name="d")(keras.layers.GlobalAveragePooling2D()(keras.layers.Add()([c2, c1])))
     model = keras.Model(i, z)
-    from kerasviz.layers import head_model
+    from kerasviz.core.layers import head_model
 
     assert len(head_model(model, "c2", logits=True).inputs) == 2  # needs the input for c1 too
     x = images(2, 12, seed=4)

@@ -5,17 +5,18 @@ import numpy as np
 import pytest
 
 import kerasviz
-from kerasviz import ImageError, ModelError, WeightsNotFoundError, models
+from kerasviz import ImageError, ModelError, WeightsNotFoundError
+from kerasviz.core import models
 
 NOTOP = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
 
 
 def _write_keras_weights_file(model, path):
     """Write weights in the legacy HDF5 layout of Keras' published application files."""
-    from keras.src.legacy.saving import legacy_h5_format
+    from kerasviz._keras_compat import legacy_h5_format
 
     with h5py.File(path, "w") as f:
-        legacy_h5_format.save_weights_to_hdf5_group(f, model)
+        legacy_h5_format().save_weights_to_hdf5_group(f, model)
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +60,8 @@ def test_missing_weights_offline_names_the_cache(empty_weight_caches, monkeypatc
 
 
 def test_failed_download_is_a_clear_error(empty_weight_caches, monkeypatch):
-    from keras.src.utils import file_utils
+    from kerasviz._keras_compat import file_utils_module
+    file_utils = file_utils_module()
 
     def offline(*args, **kwargs):
         raise Exception("URL fetch failure on https://example: [Errno -2] Name or service not known")
@@ -114,11 +116,11 @@ def test_preprocess_rules(vgg_notop, empty_weight_caches):
     img = np.random.default_rng(0).integers(0, 256, (100, 80, 3), dtype=np.uint8)
     x = kerasviz.preprocess(model, img)
     ref = keras.applications.vgg16.preprocess_input(
-        kerasviz.images.resize(img, 64).astype(np.float32)[None])
+        kerasviz.core.images.resize(img, 64).astype(np.float32)[None])
     np.testing.assert_allclose(x, ref, atol=1e-4)
     np.testing.assert_array_equal(kerasviz.preprocess(model, x), x)  # floats pass through
     back = kerasviz.deprocess(model, x)
-    assert np.abs(back.astype(int) - kerasviz.images.resize(img, 64)).max() <= 1
+    assert np.abs(back.astype(int) - kerasviz.core.images.resize(img, 64)).max() <= 1
     with pytest.raises(ImageError, match="expects input of shape"):
         kerasviz.preprocess(model, np.zeros((1, 32, 32, 3), np.float32))
     with pytest.raises(ImageError, match="NaN"):
@@ -142,7 +144,8 @@ def test_every_application_name_maps_to_a_constructor():
 
 
 def test_fetch_weights_uses_keras_downloader_into_the_cache(empty_weight_caches, monkeypatch):
-    from keras.src.utils import file_utils
+    from kerasviz._keras_compat import file_utils_module
+    file_utils = file_utils_module()
 
     own, _ = empty_weight_caches
     source = keras.applications.MobileNetV2(weights=None, include_top=False)

@@ -7,8 +7,8 @@ import tensorflow as tf
 
 import kerasviz
 from kerasviz import LayerNotFoundError, TargetError, UnknownClassError, UnknownMethodError
-from kerasviz import patterns as P
-from kerasviz.models import register_model
+from kerasviz.inside import patterns as P
+from kerasviz.core.models import register_model
 
 from _models_features import nested_cnn, tiny_cnn
 
@@ -269,10 +269,11 @@ def _gained(res, factor=5.0):
     return (res.activation_end >= factor * res.activation_start) & (res.activation_end > 0)
 
 
+@pytest.mark.slow
 def test_shapes_last_conv_filters_gain_5x_with_both_recipes(shapes):
     """Must-show: the mean (post-ReLU) activation of ≥ 90 % of the last conv layer's filters rises
     at least 5× from the start image. Book: all filters; Lucid (slower): every 4th filter."""
-    layer = kerasviz.layers.default_conv_layer(shapes)
+    layer = kerasviz.core.layers.default_conv_layer(shapes)
     assert layer == "conv4"
     book = P.optimize_patterns(shapes, layer, recipe="book", progress=False)
     assert len(book.units) == 96 and _gained(book).mean() >= 0.9

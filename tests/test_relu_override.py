@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 import kerasviz
-from kerasviz.relu_override import count_relus, modified_relu, relu_model
+from kerasviz.core.relu_override import count_relus, modified_relu, relu_model
 
 
 def _two_relu_conv():

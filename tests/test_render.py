@@ -5,11 +5,11 @@ import sys
 import numpy as np
 import pytest
 
-from kerasviz import render
+from kerasviz.present import render
 
 
 def test_render_does_not_import_tensorflow():
-    code = "import sys, kerasviz.render, kerasviz.report; print('tensorflow' in sys.modules)"
+    code = "import sys, kerasviz.present.render, kerasviz.present.report; print('tensorflow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
@@ -58,7 +58,7 @@ def test_tile_layout():
 
 
 def test_report_writes_index_with_existing_pngs(tmp_path):
-    from kerasviz.report import Report
+    from kerasviz.present.report import Report
 
     rep = Report("t <1>", tmp_path / "r")
     rep.section("A", "text & more")

@@ -1,12 +1,12 @@
-"""kerasviz.targets: every accepted target form, and the errors for bad ones."""
+"""kerasviz.core.targets: every accepted target form, and the errors for bad ones."""
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from kerasviz import models
+from kerasviz.core import models
 from kerasviz.errors import TargetError, UnknownClassError
-from kerasviz.targets import Output, as_target, output_names
+from kerasviz.core.targets import Output, as_target, output_names
 
 
 def _two_output():

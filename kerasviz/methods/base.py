@@ -21,7 +21,8 @@ from typing import Any, Callable
 import numpy as np
 import tensorflow as tf
 
-from kerasviz import layers as L
+from kerasviz._caches import model_cache
+from kerasviz.core import layers as L
 from kerasviz.errors import ModelError
 
 #: Model evaluations per graph step (images × samples); bounds memory. ``explain(batch_size=)``.
@@ -229,7 +230,7 @@ class Plan:
         paths = [self.layer] if layer and self.layer is not None else []
         if mode is None:
             return L.tap_model(self.model, paths, logits=True)
-        from kerasviz.relu_override import relu_model
+        from kerasviz.core.relu_override import relu_model
 
         return relu_model(self.model, mode, paths, logits=True)
 
@@ -297,7 +298,7 @@ def _want_progress(progress: bool | None) -> bool:
     return bool(getattr(sys.stderr, "isatty", lambda: False)())
 
 
-_PLANS: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()
+_PLANS = model_cache()
 
 
 def plan_for(model, method, layer: str | None, target, input_shape: tuple, options: dict,

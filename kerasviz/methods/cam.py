@@ -23,7 +23,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from kerasviz import layers as L
+from kerasviz import _keras_compat as K
+from kerasviz.core import layers as L
 from kerasviz.errors import ModelError, TargetError
 from kerasviz.methods import register
 from kerasviz.methods.base import normalise
@@ -38,11 +39,7 @@ def _gap_dense(model, layer: str, output: int):
     if not isinstance(dense, keras.layers.Dense):
         problem = f"its output is made by {type(dense).__name__}, not Dense"
     else:
-        hist = flat.taps[head]._keras_history
-        src = hist.operation._inbound_nodes[hist.node_index].input_tensors[0]._keras_history.operation
-        while isinstance(src, keras.layers.Dropout):
-            h = src._inbound_nodes[0].input_tensors[0]._keras_history
-            src = h.operation
+        src = K.source_layer(K.input_tensor(flat.taps[head]), skip=(keras.layers.Dropout,))
         channels = flat.taps[layer].shape[-1]
         if not isinstance(src, keras.layers.GlobalAveragePooling2D):
             problem = f"the Dense layer's input comes from {type(src).__name__}, not GlobalAveragePooling2D"

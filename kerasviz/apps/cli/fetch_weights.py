@@ -13,7 +13,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from kerasviz.models import fetch_weights
+    from kerasviz.core.models import fetch_weights
 
     for name in args.models:
         path = fetch_weights(name.lower(), include_top=not args.no_top)

@@ -16,8 +16,8 @@ The rules reach every ReLU the model applies: ``keras.layers.ReLU`` (with ``nega
 and ``threshold == 0``; leaky or thresholded ReLUs are left as they are), ``Activation("relu")``
 and ``Activation("relu6")``, and the activation fused inside any layer with an ``activation``
 attribute (``Conv2D(activation="relu")``, ``Dense(activation="relu")``…), also inside nested
-models. The model is *replayed* with :func:`kerasviz.layers.flatten` and an override hook; fused
-activations are swapped by :class:`kerasviz.layers.WithActivation` for the duration of the call
+models. The model is *replayed* with :func:`kerasviz.core.layers.flatten` and an override hook; fused
+activations are swapped by :class:`kerasviz.core.layers.WithActivation` for the duration of the call
 only. The user's model, its layers and their ``activation`` attributes are never modified.
 
 Warnings:
@@ -32,18 +32,18 @@ References:
 """
 from __future__ import annotations
 
-import weakref
 from typing import Sequence
 
 import keras
 import tensorflow as tf
 
-from kerasviz import layers as L
+from kerasviz._caches import model_cache
+from kerasviz.core import layers as L
 from kerasviz.errors import KerasvizError
 
 MODES = ("guided", "deconvnet")
 
-_CACHE: "weakref.WeakKeyDictionary[keras.Model, dict]" = weakref.WeakKeyDictionary()
+_CACHE = model_cache()
 
 
 def modified_relu(mode: str, max_value: float | None = None):
@@ -79,7 +79,7 @@ def modified_relu(mode: str, max_value: float | None = None):
 
 
 def relu_override(mode: str) -> L.Override:
-    """Override hook for :func:`kerasviz.layers.flatten` replacing every ReLU's gradient."""
+    """Override hook for :func:`kerasviz.core.layers.flatten` replacing every ReLU's gradient."""
 
     def override(path, layer):
         is_relu, cap = L.relu_cap(layer)
@@ -127,7 +127,7 @@ def relu_model(model: keras.Model, mode: str, paths: Sequence[str] = (), *,
     Args:
         model: a Functional or Sequential model (nested models are reached).
         mode: ``"guided"`` or ``"deconvnet"``.
-        paths: layer paths whose outputs to expose first, as in :func:`kerasviz.layers.tap_model`.
+        paths: layer paths whose outputs to expose first, as in :func:`kerasviz.core.layers.tap_model`.
         logits: replace a final softmax by the identity (scores are pre-softmax).
 
     Returns:

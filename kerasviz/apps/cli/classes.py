@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from kerasviz import imagenet
+from kerasviz.core import imagenet
 from kerasviz.errors import UnknownClassError, suggest
 
 

@@ -15,7 +15,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from kerasviz.demo import run_demo
+    from kerasviz.apps.demo import run_demo
 
     run_demo(args.out, n_images=args.images, seed=args.seed)
     return 0

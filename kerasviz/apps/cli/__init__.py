@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="See what a Keras CNN has learned and why it decided.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
-        importlib.import_module(f"kerasviz.cli.{name}").register(sub)
+        importlib.import_module(f"kerasviz.apps.cli.{name}").register(sub)
     return parser
 
 

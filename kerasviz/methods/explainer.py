@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from kerasviz.errors import ArgumentError, UnknownMethodError, suggest
-from kerasviz.explanation import Explanation
+from kerasviz.present.explanation import Explanation
 
 
 def explain(model, images: Any, method: str = "gradcam", target: Any = None, layer: Any = None, *,
@@ -39,13 +39,13 @@ def explain(model, images: Any, method: str = "gradcam", target: Any = None, lay
             ``"eigencam"``, ``"scorecam"``, ``"ablationcam"``, ``"saliency"``, ``"smoothgrad"``,
             ``"gradxinput"``, ``"integrated_gradients"``, ``"guided_backprop"``, ``"deconvnet"``,
             ``"guided_gradcam"``.
-        target: what to explain (see :mod:`kerasviz.targets`): None = the top class per image,
+        target: what to explain (see :mod:`kerasviz.core.targets`): None = the top class per image,
             an int, a class name (``"tabby"``, ``"tiger cat"``, the model's own class names), a
             list with one per image, ``kerasviz.Output(index_or_name, unit)`` for regression or
             multi-output models, or a callable ``f(outputs) -> (N,)``.
         layer: for CAM methods and ``guided_gradcam``: a layer path (``"block5_conv3"``, through
             nesting ``"vgg16/block5_conv3"``), an index, a Layer, or None for the last layer with
-            a 4-D output (:func:`kerasviz.layers.default_conv_layer`). Pixel methods ignore it.
+            a 4-D output (:func:`kerasviz.core.layers.default_conv_layer`). Pixel methods ignore it.
         batch_size: model evaluations per graph step (images × noise samples / channels /
             integration steps); bounds memory. Default 16.
         progress: show a progress bar over image chunks (default: when stderr is a terminal).
@@ -68,10 +68,10 @@ def explain(model, images: Any, method: str = "gradcam", target: Any = None, lay
         LayerNotFoundError: unknown layer (closest paths listed).
         TargetError, UnknownClassError: a target that does not fit the model.
     """
-    from kerasviz import layers as L
+    from kerasviz.core import layers as L
     from kerasviz import methods as registry
     from kerasviz.methods import base
-    from kerasviz.targets import as_target
+    from kerasviz.core.targets import as_target
 
     m = registry.get(method)
     bad = [k for k in options if k not in m.options]
@@ -132,8 +132,8 @@ def _extra_inputs(model, extra, n: int) -> list[np.ndarray]:
 
 def _inputs(model, images, preprocess) -> tuple[np.ndarray, np.ndarray | None]:
     """Model input ``float32 (N, H, W, C)`` and display images ``uint8 (N, H, W, 3)`` (or None)."""
-    from kerasviz import models
-    from kerasviz.images import as_uint8_batch
+    from kerasviz.core import models
+    from kerasviz.core.images import as_uint8_batch
 
     is_float = (isinstance(images, np.ndarray) and np.issubdtype(images.dtype, np.floating)) \
         or models._is_tensor(images)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from kerasviz import render
-from kerasviz.report import Report
+from kerasviz.present import render
+from kerasviz.present.report import Report
 
 
 def run_demo(out_dir: str | Path, n_images: int = 4, seed: int = 2024, log=print) -> Path:
@@ -19,7 +19,7 @@ def run_demo(out_dir: str | Path, n_images: int = 4, seed: int = 2024, log=print
     and the saliency of its leftmost sensor; VGG16 on a photo when its weights are cached.
     """
     import kerasviz
-    from kerasviz import datasets
+    from kerasviz.data import datasets
 
     start = time.perf_counter()
     rep = Report("kerasviz demo", out_dir)
@@ -52,7 +52,7 @@ def run_demo(out_dir: str | Path, n_images: int = 4, seed: int = 2024, log=print
     log("[2/4] shapes model: activations")
     layer = "conv2"
     acts = kerasviz.activations(shapes, images[:1], layers=[layer])
-    grid = kerasviz.features.channel_grid(acts[layer][0], title=layer)
+    grid = kerasviz.channel_grid(acts[layer][0], title=layer)
     rep.section("Activations", f"Every channel of layer {layer} for the first image "
                                "(book layout: 16 per row, each channel standardised).")
     rep.figure("shapes_activations", grid, f"{layer}: {acts[layer].shape[-1]} channels")

@@ -19,7 +19,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from kerasviz.cli._common import add_model_options, load_model, parse_option
+from kerasviz.apps.cli._common import add_model_options, load_model, parse_option
 
 
 def _methods(text: str) -> list[str]:
@@ -62,7 +62,7 @@ def register(subparsers) -> None:
 
 
 def _target(args):
-    from kerasviz.targets import Output
+    from kerasviz.core.targets import Output
 
     unit = args.target
     if unit is not None and unit.strip().lstrip("-").isdigit():
@@ -96,9 +96,9 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     import kerasviz
-    from kerasviz import render
-    from kerasviz.layers import as_list
-    from kerasviz.targets import class_names
+    from kerasviz.present import render
+    from kerasviz.core.layers import as_list
+    from kerasviz.core.targets import class_names
 
     model = load_model(args)
     out = Path(args.out)

@@ -13,7 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-from kerasviz.render import save_png
+from kerasviz.present.render import save_png
 
 
 @dataclass

@@ -53,8 +53,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from kerasviz import layers as _layers
-from kerasviz.features import select_indices
+from kerasviz._caches import model_cache
+from kerasviz.core import layers as _layers
+from kerasviz.inside.features import select_indices
 from kerasviz.errors import (ArgumentError, LayerNotFoundError, ModelError, TargetError,
                              UnknownMethodError, suggest)
 
@@ -126,8 +127,8 @@ class Patterns:
 
 # --- the objective sub-model ------------------------------------------------------------------
 
-_OBJECTIVE_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-_STEP_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_OBJECTIVE_CACHE = model_cache()
+_STEP_CACHE = model_cache()
 
 
 def _redirected_relu(max_value: float | None = None):
@@ -203,7 +204,7 @@ def _objective_model(model, path: str, pre_activation: bool, redirect: bool = Fa
 def _input_affine(model, preprocess) -> tuple[np.ndarray, np.ndarray]:
     """The model's preprocessing as ``x = raw @ A.T + b`` (raw RGB in [0, 255]); probed on a few
     images and checked to be affine. Unknown preprocessing: identity, with a warning."""
-    from kerasviz.models import model_info
+    from kerasviz.core.models import model_info
 
     fn = preprocess or model_info(model).preprocess
     if fn is None:
@@ -399,7 +400,7 @@ def _graphs(model, path: str, pre_activation: bool, recipe: str, size: int, bord
 
 def _resolve_units(model, layer, filters, target) -> tuple[str, np.ndarray]:
     if target is not None:
-        from kerasviz.targets import as_target
+        from kerasviz.core.targets import as_target
 
         if filters is not None:
             raise TargetError("Give either filters= (units of a layer) or target= (classes of "
@@ -513,7 +514,7 @@ def filter_patterns(model, layer: Any = None, filters: Any = None, *, recipe: st
     defaults add a pre-activation objective, redirected ReLU gradients for the first 16 steps,
     step size 4 instead of 1,
     clipping to [0, 255] and the best iterate (see the module docstring for why);
-    ``**kerasviz.patterns.BOOK_1ST_EDITION`` gives the book's loop exactly. The 2nd-edition /
+    ``**kerasviz.inside.patterns.BOOK_1ST_EDITION`` gives the book's loop exactly. The 2nd-edition /
     keras.io variant: ``**BOOK_2ND_EDITION`` (start ``uniform(0.4, 0.6)`` in [-1, 1] input
     units, loss without a 2-px border, L2-normalised gradient, learning rate 10 in input units,
     30 steps, 200 px, std 0.15 and a 25-px crop for display) or ``**KERAS_IO`` (start
@@ -534,7 +535,7 @@ def filter_patterns(model, layer: Any = None, filters: Any = None, *, recipe: st
         model: a built ``keras.Model`` (nested models allowed). Its preprocessing
             (:func:`kerasviz.model_info`) must be a per-channel scale and shift.
         layer: the layer (name, path such as ``"vgg16/block3_conv1"``, index, Layer); default:
-            the last layer with a 4-D output (:func:`kerasviz.layers.default_conv_layer`).
+            the last layer with a 4-D output (:func:`kerasviz.core.layers.default_conv_layer`).
         filters: channel indices (a list, ``range`` or ``slice``); default all channels.
         recipe: ``"book"`` or ``"lucid"``.
         target: class id(s) / name(s) instead of ``layer`` / ``filters``.
@@ -582,7 +583,7 @@ def filter_patterns(model, layer: Any = None, filters: Any = None, *, recipe: st
 
 
 def _fixed_input_size(model) -> int | None:
-    from kerasviz.models import model_input_size
+    from kerasviz.core.models import model_input_size
 
     hw = model_input_size(model)
     if hw is None:

@@ -1,14 +1,14 @@
 """Inside the network: intermediate activations, per-layer statistics, channel grids and filter
 weights (Chollet, *Deep Learning with Python*, 1st ed. §5.4.1; 2nd ed. §9.4.1).
 
-Layers are addressed as everywhere in kerasviz (see :mod:`kerasviz.layers`): by name
+Layers are addressed as everywhere in kerasviz (see :mod:`kerasviz.core.layers`): by name
 (``"conv2"``), by path through a nested model (``"vgg16/block5_conv3"`` when a VGG16 base sits
 inside a classifier), by index, by glob pattern (``"block*_conv*"``) or by class
 (``keras.layers.Conv2D``). Every requested layer is read from **one** sub-model built once per
-(model, layers) by :func:`kerasviz.layers.tap_model`, and each chunk of images goes through it
+(model, layers) by :func:`kerasviz.core.layers.tap_model`, and each chunk of images goes through it
 once.
 
-Filter *patterns* (gradient ascent in input space) live in :mod:`kerasviz.patterns`.
+Filter *patterns* (gradient ascent in input space) live in :mod:`kerasviz.inside.patterns`.
 """
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from kerasviz import layers as _layers
-from kerasviz import render
+from kerasviz.core import layers as _layers
+from kerasviz.present import render
 from kerasviz.errors import ArgumentError, LayerNotFoundError, ModelError, suggest
 
 __all__ = ["activations", "layer_stats", "LayerStats", "StatsTable", "sparsity_figure",
@@ -35,7 +35,7 @@ def _forward_chunks(model, images, layers, batch_size: int,
 
     Validation (layers and images) happens before any TensorFlow work on the images.
     """
-    from kerasviz.models import preprocess as _preprocess
+    from kerasviz.core.models import preprocess as _preprocess
 
     if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) \
             or batch_size < 1:
@@ -279,7 +279,7 @@ def channel_grid(acts: np.ndarray, title: str | None = None, *, cols: int = 16,
         channels: subset to show: indices, a ``range`` or a ``slice``; default all.
         sort: ``"mean"`` orders tiles by mean activation, largest first (``"-mean"``: smallest).
         scale: enlargement factor; default: the smallest that makes tiles ≥ 32 px (at most 8).
-        colormap: see :func:`kerasviz.render.colorize` (the book used viridis).
+        colormap: see :func:`kerasviz.present.render.colorize` (the book used viridis).
         pad: white pixels between tiles.
 
     Returns:
@@ -349,8 +349,8 @@ def filter_weights(model, layer: Any = None, *, filters: Any = None,
             input channels; ``"mean"``: always the mean; an int: that input channel only.
 
     Returns:
-        ``uint8 (F, kh, kw, 3)``; enlarge with :func:`kerasviz.render.resize_nearest` and tile
-        with :func:`kerasviz.render.tile`.
+        ``uint8 (F, kh, kw, 3)``; enlarge with :func:`kerasviz.present.render.resize_nearest` and tile
+        with :func:`kerasviz.present.render.tile`.
 
     Raises:
         LayerNotFoundError: the layer is unknown or is not a 2-D convolution.

@@ -1,9 +1,9 @@
 """The two small trained CNNs that ship inside kerasviz (weights in ``kerasviz/data/``).
 
-* ``shapes``: classifies the object of a :func:`kerasviz.datasets.shapes` image into
-  :data:`~kerasviz.datasets.SHAPE_CLASSES`. Four conv blocks, the last at 12×12, then
+* ``shapes``: classifies the object of a :func:`kerasviz.data.datasets.shapes` image into
+  :data:`~kerasviz.data.datasets.SHAPE_CLASSES`. Four conv blocks, the last at 12×12, then
   ``GlobalAveragePooling2D`` → ``Dense(softmax)``, so CAM / Grad-CAM apply.
-* ``sensors``: predicts the 5 proximity readings of a :func:`kerasviz.datasets.sensors` camera
+* ``sensors``: predicts the 5 proximity readings of a :func:`kerasviz.data.datasets.sensors` camera
   image. Conv blocks down to a 6×6 map, then ``Flatten`` (keeps where things are) → ``Dense`` →
   ``Dense(5, sigmoid)``.
 
@@ -20,10 +20,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from kerasviz.datasets import SENSOR_NAMES, SHAPE_CLASSES
+from kerasviz.data.datasets import SENSOR_NAMES, SHAPE_CLASSES
 from kerasviz.errors import ModelError
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
+DATA_DIR = Path(__file__).resolve().parent
 METRICS_FILE = DATA_DIR / "demo_models.json"
 INPUT_SIZE = (96, 96)
 
@@ -110,7 +110,7 @@ def build_sensors_model():
 
     Returns:
         A functional ``keras.Model`` named ``"sensors"``: ``float32 (None, 96, 96, 3)`` in [0, 1]
-        → ``float32 (None, 5)`` readings in [0, 1], one per :data:`~kerasviz.datasets.SENSOR_NAMES`.
+        → ``float32 (None, 5)`` readings in [0, 1], one per :data:`~kerasviz.data.datasets.SENSOR_NAMES`.
     """
     import keras
     from keras import layers

@@ -42,7 +42,7 @@ def preprocess_fn(name: str | None):
     import numpy as np
 
     from kerasviz.errors import ModelError, suggest
-    from kerasviz.models import APPLICATIONS
+    from kerasviz.core.models import APPLICATIONS
 
     if name == "unit":
         return lambda x: np.asarray(x, np.float32) / 255.0

@@ -1,6 +1,6 @@
 """The result of :func:`kerasviz.explain`: maps, raw values and the pictures made from them.
 
-Rendering is delegated to :mod:`kerasviz.render` (numpy only); this module imports no TensorFlow.
+Rendering is delegated to :mod:`kerasviz.present.render` (numpy only); this module imports no TensorFlow.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from kerasviz import render
+from kerasviz.present import render
 from kerasviz.errors import ImageError
 
 
@@ -86,7 +86,7 @@ class Explanation:
                                  "float batch with unknown preprocessing). Pass images=uint8 "
                                  "(N, H, W, 3).")
             return self.images
-        from kerasviz.images import as_uint8_batch
+        from kerasviz.core.images import as_uint8_batch
 
         images = as_uint8_batch(images)
         if len(images) != len(self):
@@ -100,7 +100,7 @@ class Explanation:
             images: ``uint8 (N, H', W', 3)`` (any size: maps are resized to it) or paths; None uses
                 the images the model saw.
             alpha: weight of the heatmap, in [0, 1].
-            colormap: see :func:`kerasviz.render.colorize`.
+            colormap: see :func:`kerasviz.present.render.colorize`.
 
         Returns:
             ``uint8 (N, H', W', 3)``.

@@ -18,8 +18,8 @@ import argparse
 import json
 from pathlib import Path
 
-from kerasviz.cli._common import add_model_options, load_model, parse_option
-from kerasviz.cli.activations import parse_indices
+from kerasviz.apps.cli._common import add_model_options, load_model, parse_option
+from kerasviz.apps.cli.activations import parse_indices
 
 
 def register(subparsers) -> None:
@@ -38,7 +38,7 @@ def register(subparsers) -> None:
     p.add_argument("--target", help="comma-separated class ids or names: class-model "
                                     "visualisation of the output instead of --layer/--filters")
     p.add_argument("--recipe", default="book",
-                   help="book (default) or lucid; checked by kerasviz.patterns (kept out of the "
+                   help="book (default) or lucid; checked by kerasviz.inside.patterns (kept out of the "
                         "parser so that `kerasviz --help` does not import TensorFlow)")
     p.add_argument("--steps", type=int, help="ascent steps (default: 40 book, 192 lucid)")
     p.add_argument("--size", type=int, help="image side (default: the model's input size, else "
@@ -65,7 +65,11 @@ def run(args: argparse.Namespace) -> int:
     """Run the ascent, write the patterns grid, the weights grid and the JSON summary."""
     import numpy as np
 
-    from kerasviz import features, patterns, render
+    from kerasviz.inside import features
+
+    from kerasviz.inside import patterns
+
+    from kerasviz.present import render
     from kerasviz.errors import LayerNotFoundError
 
     model = load_model(args)

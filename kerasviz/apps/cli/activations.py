@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from kerasviz.cli._common import add_model_options, load_model
+from kerasviz.apps.cli._common import add_model_options, load_model
 
 
 def parse_layers(text: str | None):
@@ -85,7 +85,8 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Compute activations and statistics, write grids, tables and the sparsity plot."""
-    from kerasviz import features, render
+    from kerasviz.inside import features
+    from kerasviz.present import render
 
     model = load_model(args)
     layers = parse_layers(args.layers)

@@ -48,7 +48,7 @@ __all__ = [
 #: Number of ImageNet classes.
 NUM_CLASSES = 1000
 
-_DATA = Path(__file__).parent / "data"
+_DATA = Path(__file__).resolve().parents[1] / "data"
 _WNID = re.compile(r"n\d{8}", re.IGNORECASE)
 
 

@@ -13,12 +13,13 @@ the user's layers (same weights); the user's model object is never changed.
 from __future__ import annotations
 
 import fnmatch
-import weakref
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import keras
 
+from kerasviz._caches import model_cache
+from kerasviz._keras_compat import is_graph_model, run_through_graph
 from kerasviz.errors import LayerNotFoundError, ModelError, suggest
 
 #: ``override(path, layer)`` returns ``None`` (call the layer as usual) or a function
@@ -55,14 +56,8 @@ class FlatGraph:
     outputs: list  # flat list of symbolic outputs
 
 
-_FLAT_CACHE: "weakref.WeakKeyDictionary[keras.Model, FlatGraph]" = weakref.WeakKeyDictionary()
-_TAP_CACHE: "weakref.WeakKeyDictionary[keras.Model, dict]" = weakref.WeakKeyDictionary()
-
-
-def _is_graph_model(layer: Any) -> bool:
-    return isinstance(layer, keras.Sequential) or (
-        isinstance(layer, keras.Model) and hasattr(layer, "_run_through_graph")
-        and getattr(layer, "_nodes_by_depth", None) is not None)
+_FLAT_CACHE = model_cache()
+_TAP_CACHE = model_cache()
 
 
 def flatten(model: keras.Model, override: Override | None = None) -> FlatGraph:
@@ -83,7 +78,7 @@ def flatten(model: keras.Model, override: Override | None = None) -> FlatGraph:
     """
     if override is None and model in _FLAT_CACHE:
         return _FLAT_CACHE[model]
-    if not _is_graph_model(model):
+    if not is_graph_model(model):
         raise ModelError(
             f"Model {model.name!r} of type {type(model).__name__} is a subclassed model; kerasviz "
             f"needs a Functional or Sequential model whose layers it can reach. Wrap it: "
@@ -109,7 +104,7 @@ def flatten(model: keras.Model, override: Override | None = None) -> FlatGraph:
 def _replay(model, inputs, prefix: str, override, taps: dict):
     def call(layer, *args, **kwargs):
         path = prefix + layer.name
-        if _is_graph_model(layer):
+        if is_graph_model(layer):
             out = _replay(layer, args[0] if len(args) == 1 else list(args), path + "/", override, taps)
         else:
             fn = override(path, layer) if override is not None else None
@@ -123,7 +118,7 @@ def _replay(model, inputs, prefix: str, override, taps: dict):
         for layer in model.layers:
             x = call(layer, x)
         return x
-    return model._run_through_graph(inputs, operation_fn=lambda op: (lambda *a, **k: call(op, *a, **k)))
+    return run_through_graph(model, inputs, call)
 
 
 def layer_table(model: keras.Model) -> list[LayerInfo]:
@@ -190,7 +185,7 @@ def select_layers(model: keras.Model, specs: Any = None) -> list[str]:
     no duplicates."""
     rows = layer_table(model)
     if specs is None:
-        chosen = [r.path for r in rows if r.is_spatial and not _is_graph_model(r.layer)]
+        chosen = [r.path for r in rows if r.is_spatial and not is_graph_model(r.layer)]
         if not chosen:
             raise ModelError(f"Model {model.name!r} has no layer with a 4-D (N, h, w, c) output.")
         return chosen
@@ -218,7 +213,7 @@ def default_conv_layer(model: keras.Model) -> str:
     Raises:
         ModelError: the model has no layer with a 4-D output (no convolutional part).
     """
-    rows = [r for r in layer_table(model) if r.is_spatial and not _is_graph_model(r.layer)]
+    rows = [r for r in layer_table(model) if r.is_spatial and not is_graph_model(r.layer)]
     if not rows:
         raise ModelError(
             f"Model {model.name!r} has no convolutional layer (no layer outputs a 4-D (N, h, w, c) "
@@ -233,7 +228,7 @@ def output_layer_paths(model: keras.Model) -> list[str]:
     paths = []
     for out in flat.outputs:
         hits = [p for p, t in flat.taps.items() if t is out]
-        hits = [p for p in hits if not _is_graph_model(_layer_at(model, p))] or hits
+        hits = [p for p in hits if not is_graph_model(_layer_at(model, p))] or hits
         paths.append(max(hits, key=lambda p: p.count("/")) if hits else None)
     return paths
 

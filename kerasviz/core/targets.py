@@ -167,7 +167,7 @@ def select(out, units):
 
 def output_names(model) -> list[str]:
     """Name of each model output, in flat output order (the layer producing it)."""
-    from kerasviz.layers import output_layer_paths
+    from kerasviz.core.layers import output_layer_paths
 
     paths = output_layer_paths(model)
     names = list(getattr(model, "output_names", None) or [])
@@ -187,7 +187,7 @@ def _output_units(model) -> list[int | None]:
 def class_names(model, output: int = 0) -> list[str] | None:
     """Names of the units of ``output``: the model's own (``model_info(model).class_names``),
     the 1000 ImageNet names for a 1000-unit output, or None."""
-    from kerasviz.models import model_info
+    from kerasviz.core.models import model_info
 
     names = model_info(model).class_names
     units = _output_units(model)[output]
@@ -200,7 +200,7 @@ def class_names(model, output: int = 0) -> list[str] | None:
 
 @functools.lru_cache(maxsize=1)
 def _imagenet_names() -> tuple[str, ...]:
-    from kerasviz import imagenet
+    from kerasviz.core import imagenet
 
     return tuple(imagenet.name(i) for i in range(imagenet.NUM_CLASSES))
 
@@ -249,7 +249,7 @@ def _resolve_unit(model, output: int, unit, n_units: int | None) -> int:
                 if _norm(name) == _norm(unit):
                     return i
         if n_units == 1000 and output == 0:
-            from kerasviz import imagenet
+            from kerasviz.core import imagenet
             return imagenet.class_id(unit)  # UnknownClassError with the closest names
         options = names or []
         raise UnknownClassError(

@@ -12,17 +12,17 @@ from __future__ import annotations
 import importlib
 import os
 import threading
-import weakref
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
+from kerasviz._caches import model_cache
+from kerasviz._keras_compat import routed_get_file
 from kerasviz.errors import ImageError, ModelError, WeightsNotFoundError, suggest
 
-REPO_WEIGHTS_CACHE = Path(__file__).resolve().parents[1] / "weights_cache"
+REPO_WEIGHTS_CACHE = Path(__file__).resolve().parents[2] / "weights_cache"
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ def deprocess_input(x: Any, mode: str) -> np.ndarray:
     return np.clip(x + 0.5, 0, 255).astype(np.uint8)
 
 
-_INFO: "weakref.WeakKeyDictionary[Any, ModelInfo]" = weakref.WeakKeyDictionary()
+_INFO = model_cache()
 
 
 def model_info(model) -> ModelInfo:
@@ -127,7 +127,7 @@ def model_input_size(model) -> tuple[int, int] | None:
 
 def available_models() -> list[str]:
     """Names :func:`load_model` accepts besides file paths."""
-    from kerasviz.demo_models import DEMO_MODELS
+    from kerasviz.data.demo_models import DEMO_MODELS
 
     return sorted(DEMO_MODELS) + sorted(APPLICATIONS)
 
@@ -164,7 +164,7 @@ def load_model(name_or_path: Any, weights: Any = "imagenet", *, include_top: boo
         return register_model(model, preprocess=preprocess or known.preprocess,
                               class_names=class_names if class_names is not None else known.class_names)
     key = str(name_or_path)
-    from kerasviz.demo_models import DEMO_MODELS
+    from kerasviz.data.demo_models import DEMO_MODELS
 
     if key.lower() in DEMO_MODELS:
         return _load_demo(key.lower())
@@ -178,7 +178,7 @@ def load_model(name_or_path: Any, weights: Any = "imagenet", *, include_top: boo
 
 
 def _load_demo(name: str):
-    from kerasviz import demo_models
+    from kerasviz.data import demo_models
 
     spec = demo_models.DEMO_MODELS[name]
     model = demo_models.load_demo_model(name)
@@ -208,7 +208,6 @@ def _load_file(path: Path, safe_mode: bool, preprocess, class_names):
 
 # --- keras.applications weights -------------------------------------------------------------
 
-_GET_FILE_LOCK = threading.Lock()
 
 
 def weights_dirs() -> list[Path]:
@@ -218,21 +217,6 @@ def weights_dirs() -> list[Path]:
         else REPO_WEIGHTS_CACHE
     keras_home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
     return [own.expanduser(), keras_home.expanduser() / "models"]
-
-
-@contextmanager
-def _patched_get_file(replacement: Callable):
-    """Route Keras' ``file_utils.get_file`` (which the applications call for their weights)
-    through ``replacement(original, fname, origin, **kwargs)`` for the duration of the block."""
-    from keras.src.utils import file_utils
-
-    original = file_utils.get_file
-    with _GET_FILE_LOCK:
-        file_utils.get_file = lambda fname=None, origin=None, **kw: replacement(original, fname, origin, **kw)
-        try:
-            yield
-        finally:
-            file_utils.get_file = original
 
 
 def _download_to_cache(original, fname, origin, **kwargs) -> str:
@@ -278,7 +262,7 @@ def _load_application(name: str, weights, include_top: bool, input_shape, **kwar
         raise WeightsNotFoundError(f"Weights file '{weights}' does not exist. Expected "
                                    f"weights='imagenet', None or an existing file.")
     _CURRENT_APP.name = name
-    with _patched_get_file(_find_or_fetch):
+    with routed_get_file(_find_or_fetch):
         model = constructor(weights=weights, include_top=include_top, input_shape=input_shape,
                             **kwargs)
     module = importlib.import_module(f"keras.applications.{spec.module}")
@@ -307,7 +291,7 @@ def fetch_weights(name: str, include_top: bool = True) -> Path:
                                        f"into {weights_dirs()[0]} by hand instead.") from None
         return fetched[-1]
 
-    with _patched_get_file(fetch):
+    with routed_get_file(fetch):
         getattr(keras.applications, APPLICATIONS[name].constructor)(weights="imagenet",
                                                                     include_top=include_top)
     return Path(fetched[-1])
@@ -335,7 +319,7 @@ def preprocess(model, images: Any, *, preprocess: Callable | None = None) -> np.
         ImageError: bad images, NaN/Inf in a float batch, or a batch of the wrong size.
         ModelError: raw images for a model whose preprocessing kerasviz does not know.
     """
-    from kerasviz.images import as_uint8_batch
+    from kerasviz.core.images import as_uint8_batch
 
     info = model_info(model)
     if isinstance(images, np.ndarray) and np.issubdtype(images.dtype, np.floating) \

@@ -1,0 +1,1 @@
+"""Core inputs: images, models, layers, targets and the ImageNet class index."""

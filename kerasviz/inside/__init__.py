@@ -1,0 +1,1 @@
+"""Inside the network: activations, layer statistics, filter weights and patterns."""

@@ -1,0 +1,1 @@
+"""Presentation: the Explanation result, rendering (numpy only) and HTML reports."""
