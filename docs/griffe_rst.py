@@ -63,11 +63,14 @@ def _google_sections(lines: list[str]) -> list[str]:
     return out
 
 
-def to_markdown(text: str) -> str:
-    text = "\n".join(_google_sections(text.splitlines()))
+def _inline(text: str) -> str:
     text = _ROLE.sub(r"`\1`", text)
-    text = re.sub(r"``([^`]+)``", r"`\1`", text)
-    lines, out, i = text.splitlines(), [], 0
+    return re.sub(r"``([^`]+)``", r"`\1`", text)
+
+
+def to_markdown(text: str) -> str:
+    # tables first: their columns are found by position, before roles shorten the text
+    lines, out, i = "\n".join(_google_sections(text.splitlines())).splitlines(), [], 0
     while i < len(lines):
         if _RULE.match(lines[i]):
             j, rules = i + 1, 1
@@ -83,7 +86,7 @@ def to_markdown(text: str) -> str:
             line = line.rstrip()[:-1] if not line.strip() == "::" else ""
         out.append(line)
         i += 1
-    return "\n".join(out)
+    return _inline("\n".join(out))
 
 
 class ReSTToMarkdown(griffe.Extension):

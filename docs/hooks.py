@@ -51,6 +51,10 @@ def _public_api() -> tuple[dict[str, str], str]:
     return api, errors
 
 
+#: defining path -> public name, for the headings of the API reference
+PUBLIC_NAMES: dict[str, str] = {}
+
+
 def _reference_pages() -> dict[str, tuple[str, str]]:
     """``{file name: (title, markdown)}`` of the API reference."""
     api, errors = _public_api()
@@ -61,7 +65,8 @@ def _reference_pages() -> dict[str, tuple[str, str]]:
         if not is_module and path in modules:
             continue  # documented inside its module's entry (kerasviz.imagenet.decode_predictions)
         parts = path.split(".")
-        role = parts[1] if len(parts) > 2 and not parts[1].startswith("_") else ""
+        sub = len(parts) > 2 or (ROOT / "kerasviz" / parts[-1]).is_dir()  # kerasviz.methods
+        role = parts[1] if sub and not parts[1].startswith("_") else ""
         entries.setdefault(role, []).append((name, path if is_module else f"{path}.{name}"))
     entries.setdefault("", []).insert(0, ("errors", errors))
     pages = {}
@@ -73,6 +78,7 @@ def _reference_pages() -> dict[str, tuple[str, str]]:
         md = [f"# {title}", "", f"API reference: {about}. Generated from the docstrings "
               "(each entry is headed by its public name).", ""]
         for name, target in entries[role]:
+            PUBLIC_NAMES[target] = f"kerasviz.{name}"
             md += [f"::: {target}", "    options:", f'      heading: "kerasviz.{name}"',
                    f'      toc_label: "kerasviz.{name}"', ""]
         pages[f"reference/{slug}.md"] = (title, "\n".join(md))
@@ -121,7 +127,21 @@ def on_page_markdown(markdown, page, config, files):
     return markdown
 
 
+def _public_toc(items):
+    for item in items:
+        if item.id in PUBLIC_NAMES:
+            item.title = PUBLIC_NAMES[item.id]
+        _public_toc(item.children)
+
+
 def on_page_content(html, page, config, files):
+    if page.file.src_uri.startswith("reference/"):
+        # mkdocstrings' readthedocs class template ignores the `heading` option: name classes
+        # (and anything else headed by its defining path) by their public name here.
+        for path, public in PUBLIC_NAMES.items():
+            html = re.sub(rf'(<h\d id="{re.escape(path)}"[^>]*>\s*<span class="doc doc-object-name[^"]*">)'
+                          rf"[^<]*(</span>)", rf"\g<1>{public}\g<2>", html)
+        _public_toc(page.toc.items)
     if _EXTERNAL_HTML.search(html):
         log.warning("%s has a link outside the repository (from a docstring?)", page.file.src_uri)
     return html
