@@ -1,7 +1,8 @@
 """MkDocs hooks for the kerasviz site (registered in ``mkdocs.yml``; read no TensorFlow).
 
 * ``index.md`` is generated from the repository's ``README.md`` (one source for the front page;
-  its ``docs/`` prefixes are dropped so links and pictures resolve inside the site).
+  its ``docs/`` prefixes are dropped so links and pictures resolve inside the site, and links to
+  other repository files become their paths in code).
 * ``contributing.md`` is generated from ``CONTRIBUTING.md`` and added to the navigation only when
   that file exists, so the site never links a missing file.
 * The API reference pages are generated from ``kerasviz/__init__.py``'s ``_API`` table (read with
@@ -100,14 +101,32 @@ def on_config(config):
     return config
 
 
+_LINK = re.compile(r"(!?)\[([^\]]*)\]\(([^)\s]+)\)")
+
+
+def _into_site(markdown: str) -> str:
+    """A root-level Markdown file as a page at the site's root: ``docs/x.md`` becomes ``x.md``,
+    ``CONTRIBUTING.md`` the Contributing page, and a link to any other repository file (which
+    is not part of the site) its path in code, e.g. `tests/test_methods_contract.py`."""
+    def fix(m):
+        bang, text, target = m.groups()
+        if target.startswith(("#", "http:", "https:", "//", "mailto:")):
+            return m.group(0)  # anchors stay; external links are reported by on_page_markdown
+        path, _, anchor = target.partition("#")
+        if path.startswith("docs/"):
+            return f"{bang}[{text}]({target[5:]})"
+        if path == "CONTRIBUTING.md" and (ROOT / path).is_file():
+            return f"[{text}](contributing.md{'#' + anchor if anchor else ''})"
+        return text if text.strip("`") == path else f"{text} (`{path}`)"
+    return _LINK.sub(fix, re.sub(r'src="docs/', 'src="', markdown))
+
+
 def on_files(files, config):
-    readme = (ROOT / "README.md").read_text()
-    readme = re.sub(r"(\]\(|src=\")docs/", r"\1", readme)
-    files.append(File.generated(config, "index.md", content=readme))
+    files.append(File.generated(config, "index.md", content=_into_site((ROOT / "README.md").read_text())))
     contributing = ROOT / "CONTRIBUTING.md"
     if contributing.is_file():
-        text = re.sub(r"(\]\(|src=\")docs/", r"\1", contributing.read_text())
-        files.append(File.generated(config, "contributing.md", content=text))
+        files.append(File.generated(config, "contributing.md",
+                                    content=_into_site(contributing.read_text())))
     for path, (_, md) in config.extra["_kv_reference"].items():
         files.append(File.generated(config, path, content=md))
     return files
