@@ -167,7 +167,14 @@ def on_page_content(html, page, config, files):
 
 
 def on_post_build(config):
-    """The built site loads nothing from the network (theme assets, fonts, scripts included)."""
+    """The built site loads nothing from the network (theme assets, fonts, scripts included), and
+    the build read the docstrings without importing kerasviz or TensorFlow."""
+    import sys
+
+    for module in ("tensorflow", "keras", "kerasviz"):
+        if module in sys.modules:
+            log.warning("the docs build imported %s: the API reference must be read statically "
+                        "(allow_inspection: false)", module)
     site = Path(config.site_dir)
     for path in sorted(site.rglob("*.html")):
         for match in _EXTERNAL_HTML.finditer(path.read_text(encoding="utf-8")):
