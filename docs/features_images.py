@@ -1,4 +1,5 @@
-"""Regenerate the pictures of README.md ("Inside the network") (and print the numbers quoted there).
+"""Regenerate the pictures of docs/inside/index.md and docs/inside/patterns.md (and print the
+numbers quoted there).
 
 Run from the repository root:  python docs/features_images.py
 Uses only the public API on the shipped ``shapes`` model and freshly generated images.
