@@ -11,7 +11,7 @@ the model), each method explains the *true* class; two figures per method:
 Usage::
 
     python scripts/localisation_table.py                       # print the Markdown table
-    python scripts/localisation_table.py --write README.md --gallery docs/img
+    python scripts/localisation_table.py --write docs/explaining/gallery.md --gallery docs/img
 
 ``--write`` replaces the text between ``<!-- localisation-table -->`` and
 ``<!-- /localisation-table -->`` in the file; ``--gallery`` writes ``explain_gallery.png`` (every
@@ -93,7 +93,7 @@ def gallery(out: Path, seed: int, methods: list[str]) -> None:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description="Localisation table and gallery for README.md")
+    p = argparse.ArgumentParser(description="Localisation table and gallery for docs/explaining/gallery.md")
     p.add_argument("--n", type=int, default=200)
     p.add_argument("--seed", type=int, default=2024)
     p.add_argument("--methods", default=None, help="comma-separated (default: all)")
