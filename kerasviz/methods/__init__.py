@@ -3,10 +3,13 @@
 ``kerasviz.methods()`` lists the registered methods with one line each (the module itself is
 callable); :func:`get` resolves a name; :func:`smooth` makes a noise-tunnel version of any
 method. The CLI's ``--method`` choices come from here. Adding a method is one function in one
-module, registered with :func:`register` (see ``CONTRIBUTING.md``).
+module of this package (an existing one or a new one: every module here is imported),
+registered with :func:`register` (see ``CONTRIBUTING.md``).
 """
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import sys
 import types
 
@@ -23,11 +26,13 @@ class _CallableModule(types.ModuleType):
 
 sys.modules[__name__].__class__ = _CallableModule
 
-# registration, in listing order
 from kerasviz.methods.tunnel import smooth  # noqa: E402
-from kerasviz.methods import cam  # noqa: E402,F401
-from kerasviz.methods import gradients  # noqa: E402,F401
-from kerasviz.methods import backprop  # noqa: E402,F401
+
+# Registration: every module of this package is imported, the built-in families first (their
+# order is the listing order), so a method in a new module needs no import line here.
+for _module in ["cam", "gradients", "backprop"] + sorted(
+        m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")):
+    importlib.import_module(f"{__name__}.{_module}")
 
 __all__ = ["Method", "register", "get", "names", "methods", "smooth", "POSTPROCESS",
            "Option", "Int", "Float", "Array", "Seed"]

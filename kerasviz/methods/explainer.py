@@ -40,9 +40,10 @@ def explain(model, images: Any, method: str = "gradcam", target: Any = None, lay
             an int, a class name (``"tabby"``, ``"tiger cat"``, the model's own class names), a
             list with one per image, ``kerasviz.Output(index_or_name, unit)`` for regression or
             multi-output models, or a callable ``f(outputs) -> (N,)``.
-        layer: for CAM methods and ``guided_gradcam``: a layer path (``"block5_conv3"``, through
-            nesting ``"vgg16/block5_conv3"``), an index, a Layer, or None for the last layer with
-            a 4-D output (:func:`kerasviz.core.layers.default_conv_layer`). Pixel methods ignore it.
+        layer: for methods that read a conv layer (``kerasviz.methods.get(name).uses_layer``):
+            a layer path (``"block5_conv3"``, through nesting ``"vgg16/block5_conv3"``), an
+            index, a Layer, or None for the last layer with a 4-D output
+            (:func:`kerasviz.core.layers.default_conv_layer`). Other methods ignore it.
         batch_size: model evaluations per graph step (images × noise samples / channels /
             integration steps); bounds memory. Default 16.
         progress: show a progress bar over image chunks (default: when stderr is a terminal).

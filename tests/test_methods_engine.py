@@ -1,5 +1,7 @@
-"""One compile cache: numbers are graph inputs, inline lambdas reuse their graph, the cache is
-bounded and `kerasviz.clear_caches()` empties it. Traces are counted with `Plan.total_traces`."""
+"""The engine: what a method reads is computed once per graph (one forward pass for A, dA and
+the scores), and one compile cache: numbers are graph inputs, inline lambdas reuse their graph,
+the cache is bounded and `kerasviz.clear_caches()` empties it. Traces are counted with
+`Plan.total_traces`."""
 import gc
 import os
 
@@ -8,7 +10,21 @@ import pytest
 
 import kerasviz
 from conftest import gap_dense, images
-from kerasviz.methods.base import MAX_PLANS, Plan
+from kerasviz.core.targets import as_target
+from kerasviz.methods.base import MAX_PLANS, Plan, plan_for
+
+
+@pytest.mark.parametrize("name,passes", [("gradcam", 1), ("gradcam++", 1), ("eigencam", 1),
+                                         ("saliency", 1), ("guided_backprop", 1),
+                                         ("guided_gradcam", 2)])
+def test_reading_a_da_dx_and_scores_runs_the_model_once_per_relu_mode(name, passes):
+    model = gap_dense(size=16, channels=4)  # two Conv2D layers
+    method = kerasviz.methods.get(name)
+    plan = plan_for(model, method, "c2" if method.uses_layer else None, as_target(model, 0),
+                    (16, 16, 3), method.check({}))
+    graph = plan.compiled.get_concrete_function().graph
+    convs = [op for op in graph.get_operations() if op.type == "Conv2D"]
+    assert len(convs) == 2 * passes  # guided_gradcam: the clean pass and the guided one
 
 
 def _rss_mib():
