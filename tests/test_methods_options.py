@@ -50,6 +50,13 @@ def test_bad_option_values(model, monkeypatch, method, options, message):
         kerasviz.explain(model, images(1, 16), method, **options)
 
 
+def test_array_option_must_broadcast_to_one_input(model):
+    with pytest.raises(kerasviz.ArgumentError, match=r"baseline must be a number or an array "
+                       r"broadcastable to one input of shape \(16, 16, 3\)\. Received: baseline of "
+                       r"shape \(5, 5, 5\)\."):
+        kerasviz.explain(model, images(1, 16), "integrated_gradients", baseline=images(5, 5, 5)[0])
+
+
 def test_smooth_wrapper_checks_its_settings():
     with pytest.raises(kerasviz.ArgumentError, match=r"samples must be an integer ≥ 1\. Received: samples=0"):
         kerasviz.methods.smooth("gradcam++", samples=0)

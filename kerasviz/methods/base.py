@@ -419,7 +419,14 @@ def plan_for(model, method, layer: str | None, target, input_shape: tuple, optio
 
     Args:
         options: every option of ``method``, checked (:meth:`Method.check`).
+
+    Raises:
+        ArgumentError: an array option that does not broadcast to one input (before any
+            TensorFlow work).
     """
+    for k, spec in method.specs.items():
+        if hasattr(spec, "check_shape"):
+            spec.check_shape(k, options[k], input_shape)
     opts = tuple(sorted((k, _option_key(v)) if method.specs[k].static else (k, np.shape(v))
                         for k, v in options.items()))
     tkey = ("fn", _callable_key(target.fn)) if target.fn is not None else target.key

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from kerasviz import _validate
+from kerasviz.errors import ArgumentError
 
 
 class Option:
@@ -91,8 +92,8 @@ class Float(Option):
 
 
 class Array(Option):
-    """A finite number or array (``float32``); a graph input of the value's shape (one compiled
-    graph per shape, not per value)."""
+    """A finite number or array (``float32``) broadcastable to one input ``(H, W, C)``; a graph
+    input of the value's shape (one compiled graph per shape, not per value)."""
     dtype = "float32"
 
     def __init__(self, default, *, static: bool = False):
@@ -100,6 +101,17 @@ class Array(Option):
 
     def check(self, name, value):
         return _validate.finite_array(name, value)
+
+    def check_shape(self, name: str, value: np.ndarray, input_shape: tuple) -> None:
+        """Raise :class:`kerasviz.ArgumentError` unless ``value`` broadcasts to ``input_shape``."""
+        try:
+            ok = np.broadcast_shapes(np.shape(value), tuple(input_shape)) == tuple(input_shape)
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ArgumentError(f"{name} must be a number or an array broadcastable to one input "
+                                f"of shape {tuple(input_shape)}. Received: {name} of shape "
+                                f"{np.shape(value)}.")
 
 
 #: The seed of a stateless random generator (an int32 graph input).
