@@ -42,3 +42,20 @@ def test_smoothgrad_is_the_tunnel_over_saliency():
                    for xj in _noisy_copies(x, 4, 0.1, 2)], axis=0)
     np.testing.assert_allclose(sg.grads, ref, rtol=1e-4, atol=1e-5 * np.abs(ref).max())
     np.testing.assert_allclose(sg.raw, np.abs(sg.grads).max(-1), rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", kerasviz.methods.names())
+def test_every_method_can_be_smoothed(name):
+    model = gap_dense(size=16, channels=4)
+    x = images(2, 16, seed=7)
+    if {"samples", "noise", "seed"} & set(kerasviz.methods.get(name).options):
+        with pytest.raises(kerasviz.ArgumentError, match="cannot be smoothed"):
+            kerasviz.explain(model, x, name, smooth=dict(samples=2))
+        return
+    exp = kerasviz.explain(model, x, name, target=[1, 0], smooth=dict(samples=2, noise=0.1))
+    plain = kerasviz.explain(model, x, name, target=[1, 0])
+    assert exp.maps.shape == (2, 16, 16) and exp.raw.shape == plain.raw.shape
+    assert np.isfinite(exp.raw).all() and exp.family == plain.family
+    moved = kerasviz.explain(model, x + 0.05 * images(2, 16, seed=8), name, target=[1, 0])
+    if np.abs(moved.raw - plain.raw).max() > 0:  # not deconvnet here: its backward pass ignores x
+        assert np.abs(exp.raw - plain.raw).max() > 0  # the noise did reach the method
