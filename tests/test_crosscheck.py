@@ -10,7 +10,6 @@ import warnings
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 import kerasviz
 from conftest import gap_dense, images
