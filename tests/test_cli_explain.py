@@ -5,7 +5,7 @@ import pytest
 import kerasviz
 from kerasviz.present import render
 from kerasviz.apps.cli import main
-from _models_explain import gap_dense, images
+from conftest import gap_dense, images
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,9 @@ import warnings
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 import kerasviz
-from _models_explain import gap_dense, images
+from conftest import gap_dense, images
 
 tfkv = pytest.importorskip("tf_keras_vis")
 with warnings.catch_warnings():  # its SciPy imports are deprecated

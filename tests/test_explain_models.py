@@ -6,8 +6,11 @@ import pytest
 import tensorflow as tf
 
 import kerasviz
-from _models_explain import images
-from test_methods_contract import ISSUE_METHODS
+from conftest import images, reference_gradcam
+from kerasviz.methods import names
+
+#: the built-in methods (methods registered by test modules are run by the contract suite)
+BUILT_IN = names()
 
 #: keep the sampling methods light on VGG16 (all channels / samples are tested on tiny models)
 LIGHT = {"scorecam": {"max_channels": 4}, "smoothgrad": {"samples": 2}, "integrated_gradients": {"steps": 2}}
@@ -28,7 +31,7 @@ def vgg_input():
     return images(1, 96, seed=11) * 255 - 120
 
 
-@pytest.mark.parametrize("name", ISSUE_METHODS)
+@pytest.mark.parametrize("name", BUILT_IN)
 def test_nested_vgg16_with_layer_through_the_nesting(nested_vgg, vgg_input, name):
     model, _ = nested_vgg
     method = kerasviz.methods.get(name)
@@ -50,12 +53,8 @@ def test_nested_vgg16_default_layer(nested_vgg, vgg_input, name):
 def test_nested_gradcam_equals_the_flat_model(nested_vgg, vgg_input):
     model, flat = nested_vgg
     exp = kerasviz.explain(model, vgg_input, "gradcam", target=2, layer="vgg16/block5_conv3")
-    ref = keras.Model(flat.inputs[0], [flat.get_layer("block5_conv3").output, flat.output])
-    with tf.GradientTape() as tape:
-        a, z = ref(tf.constant(vgg_input))
-        s = z[:, 2]
-    g = tape.gradient(s, a).numpy()
-    raw = np.einsum("nhwc,nc->nhw", a.numpy(), g.mean(axis=(1, 2)))
+    raw = reference_gradcam(flat.inputs[0], flat.get_layer("block5_conv3").output, flat.output,
+                            vgg_input, [2])
     np.testing.assert_allclose(exp.raw, raw, rtol=1e-4, atol=1e-6 * np.abs(raw).max())
     assert np.ptp(raw) > 0
 
@@ -72,7 +71,7 @@ def preprocessing_inside():
     return keras.Model(i, keras.layers.Dense(3, activation="softmax")(x))
 
 
-@pytest.mark.parametrize("name", ISSUE_METHODS)
+@pytest.mark.parametrize("name", BUILT_IN)
 def test_model_with_rescaling_and_normalization_inside(preprocessing_inside, name):
     raw_images = (images(2, 16, seed=4) * 255).astype(np.uint8)
     exp = kerasviz.explain(preprocessing_inside, raw_images, name, target=[0, 1],
@@ -107,7 +106,7 @@ def two_outputs():
     return keras.Model(i, [cls, reg])
 
 
-@pytest.mark.parametrize("name", ISSUE_METHODS)
+@pytest.mark.parametrize("name", BUILT_IN)
 def test_two_output_model_with_output_name_and_unit(two_outputs, name):
     x = images(2, 16, seed=8)
     exp = kerasviz.explain(two_outputs, x, name, target=kerasviz.Output("position", 1))
@@ -120,13 +119,8 @@ def test_two_output_model_with_output_name_and_unit(two_outputs, name):
 def test_two_output_gradcam_matches_tape_on_that_output(two_outputs):
     x = images(2, 16, seed=9)
     exp = kerasviz.explain(two_outputs, x, "gradcam", target=kerasviz.Output(1, 0))
-    ref = keras.Model(two_outputs.inputs[0], [two_outputs.get_layer("c2").output,
-                                              two_outputs.outputs[1]])
-    with tf.GradientTape() as tape:
-        a, p = ref(tf.constant(x))
-        s = p[:, 0]
-    g = tape.gradient(s, a).numpy()
-    raw = np.einsum("nhwc,nc->nhw", a.numpy(), g.mean(axis=(1, 2)))
+    raw = reference_gradcam(two_outputs.inputs[0], two_outputs.get_layer("c2").output,
+                            two_outputs.outputs[1], x, [0, 0])  # the sigmoid output as is
     np.testing.assert_allclose(exp.raw, raw, rtol=1e-4, atol=1e-7)
     top = kerasviz.explain(two_outputs, x, "gradcam")  # default: top class of the first output
     assert top.output == 0 and top.target.tolist() == np.argmax(two_outputs(x)[0], 1).tolist()
@@ -143,7 +137,7 @@ def image_and_vector():
     return keras.Model([i, v], keras.layers.Dense(3, activation="softmax", name="p")(h))
 
 
-@pytest.mark.parametrize("name", [n for n in ISSUE_METHODS if n != "cam"])  # no GAP→Dense head
+@pytest.mark.parametrize("name", [n for n in BUILT_IN if n != "cam"])  # no GAP→Dense head
 def test_two_input_model_image_first_other_inputs_fixed(image_and_vector, name):
     x, meta = images(3, 16, seed=12), np.random.RandomState(0).rand(3, 4).astype("float32")
     exp = kerasviz.explain(image_and_vector, x, name, target=[0, 1, 2], extra_inputs=[meta],
@@ -156,12 +150,9 @@ def test_two_input_gradcam_matches_tape_and_errors(image_and_vector):
     m = image_and_vector
     x, meta = images(2, 16, seed=13), np.random.RandomState(1).rand(2, 4).astype("float32")
     exp = kerasviz.explain(m, x, "gradcam", target=1, extra_inputs=[meta])
-    ref = keras.Model(m.inputs, [m.get_layer("c2").output, m.get_layer("p").input])
-    with tf.GradientTape() as tape:
-        a, h = ref([tf.constant(x), tf.constant(meta)])
-        s = tf.matmul(h, m.get_layer("p").kernel)[:, 1]
-    g = tape.gradient(s, a).numpy()
-    raw = np.einsum("nhwc,nc->nhw", a.numpy(), g.mean(axis=(1, 2)))
+    dense = m.get_layer("p")
+    raw = reference_gradcam(m.inputs, m.get_layer("c2").output, dense.input, [x, meta], [1, 1],
+                            to_logits=lambda h: tf.matmul(h, dense.kernel) + dense.bias)
     np.testing.assert_allclose(exp.raw, raw, rtol=1e-4, atol=1e-7)
     with pytest.raises(kerasviz.ModelError, match="extra_inputs"):
         kerasviz.explain(m, x, "gradcam")

@@ -5,7 +5,7 @@ import pytest
 import kerasviz
 from kerasviz.present import render
 from kerasviz.present.explanation import Explanation
-from _models_explain import gap_dense, images
+from conftest import gap_dense, images
 
 
 def _synthetic():

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 import kerasviz
-from _models_explain import gap_dense, images, smooth
+from conftest import gap_dense, images, reference_gradcam, reference_layer_grads, smooth_model
 
 
 def _minmax(m):
@@ -19,15 +19,10 @@ def _resize(maps, size):
     return tf.image.resize(np.asarray(maps, np.float32)[..., None], size, "bilinear")[..., 0].numpy()
 
 
-def _reference_layer_grads(model, layer, logits_layer, x, units):
-    """A and dS/dA with a plain tape on a model whose logits are a named layer."""
-    ref = keras.Model(model.inputs[0], [model.get_layer(layer).output,
-                                     model.get_layer(logits_layer).output])
-    x = tf.constant(x)
-    with tf.GradientTape() as tape:
-        a, z = ref(x)
-        s = tf.gather(z, units, axis=1, batch_dims=1)
-    return a.numpy().astype(np.float64), tape.gradient(s, a).numpy().astype(np.float64), s.numpy()
+def _layer_grads(model, layer, logits_layer, x, units):
+    """A, dS/dA, S from scratch on a model whose logits are a named layer."""
+    return reference_layer_grads(model.inputs[0], model.get_layer(layer).output,
+                                 model.get_layer(logits_layer).output, x, units)
 
 
 def _vgg_shaped(size=48, classes=5):
@@ -41,8 +36,9 @@ def test_gradcam_equals_from_scratch_tape_on_vgg_shaped_model():
     x = images(4, 48, seed=1) * 255 - 120  # caffe-like range
     units = np.array([0, 3, 1, 4])
     exp = kerasviz.explain(model, x, "gradcam", target=list(units), layer="block5_conv3")
-    a, g, s = _reference_layer_grads(model, "block5_conv3", "logits", x, units)
-    raw = np.einsum("nhwc,nc->nhw", a, g.mean(axis=(1, 2)))
+    _, _, s = _layer_grads(model, "block5_conv3", "logits", x, units)
+    raw = reference_gradcam(model.inputs[0], model.get_layer("block5_conv3").output,
+                            model.get_layer("logits").output, x, units)
     np.testing.assert_allclose(exp.raw, raw, rtol=1e-4, atol=1e-6 * np.abs(raw).max())
     np.testing.assert_allclose(exp.scores, s, rtol=1e-5)
     maps = _minmax(_resize(np.maximum(raw, 0), (48, 48)))
@@ -60,7 +56,7 @@ def test_cam_equals_gradcam_on_gap_dense_model():
     h, w = cam.raw.shape[1:]
     np.testing.assert_allclose(cam.raw, grad.raw * h * w, rtol=1e-4, atol=1e-7)  # w_k = W_kc / hw
     with pytest.raises(kerasviz.ModelError, match="GlobalAveragePooling2D"):
-        kerasviz.explain(smooth(), images(1, 6, 2), "cam", layer="c2", target=0)
+        kerasviz.explain(smooth_model(), images(1, 6, 2), "cam", layer="c2", target=0)
 
 
 def test_gradcam_plus_plus_follows_equation_19():
@@ -68,7 +64,7 @@ def test_gradcam_plus_plus_follows_equation_19():
     x = images(2)
     units = np.array([1, 2])
     exp = kerasviz.explain(model, x, "gradcam++", target=list(units))
-    a, g, _ = _reference_layer_grads(model, "c2", "predictions", x, units)
+    a, g, _ = _layer_grads(model, "c2", "predictions", x, units)
     ref = np.zeros(a.shape[0:3])
     for n in range(a.shape[0]):  # Eq. 19 and Eq. 10, written out per image and channel
         for k in range(a.shape[3]):
@@ -82,7 +78,7 @@ def test_gradcam_plus_plus_follows_equation_19():
 def test_xgradcam_layercam_hirescam_from_their_formulas():
     model = gap_dense(softmax=False)
     x = images(2)
-    a, g, s = _reference_layer_grads(model, "c2", "predictions", x, np.array([0, 0]))
+    a, g, s = _layer_grads(model, "c2", "predictions", x, np.array([0, 0]))
     xw = (a * g).sum(axis=(1, 2)) / a.sum(axis=(1, 2))
     expected = {"xgradcam": np.einsum("nhwc,nc->nhw", a, xw),
                 "layercam": (np.maximum(g, 0) * a).sum(-1),
@@ -139,7 +135,7 @@ def _logit(dense, a):
 
 
 def test_saliency_matches_central_finite_differences():
-    model = smooth()
+    model = smooth_model()
     x = images(1, 6, 2, seed=3)
     exp = kerasviz.explain(model, x, "saliency", target=1)
     eps = 1e-2
@@ -152,7 +148,7 @@ def test_saliency_matches_central_finite_differences():
 
 
 def test_smoothgrad_without_noise_is_saliency_and_gradxinput_is_saliency_times_input():
-    model = smooth()
+    model = smooth_model()
     x = images(3, 6, 2)
     sal = kerasviz.explain(model, x, "saliency", target=[0, 1, 2])
     sg = kerasviz.explain(model, x, "smoothgrad", target=[0, 1, 2], noise=0.0, samples=3)
@@ -165,7 +161,7 @@ def test_smoothgrad_without_noise_is_saliency_and_gradxinput_is_saliency_times_i
 
 
 def test_integrated_gradients_completeness_error_shrinks():
-    model = smooth()
+    model = smooth_model()
     x = images(2, 6, 2, seed=5) * 2
     base = np.full(x.shape[1:], 0.25, np.float32)
     gap = model(x).numpy()[:, 0] - model(np.broadcast_to(base, x.shape)).numpy()[:, 0]

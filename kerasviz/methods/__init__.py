@@ -1,118 +1,20 @@
-"""The registry of explanation methods.
+"""Explanation methods: the registry, and the method modules that fill it.
 
 ``kerasviz.methods()`` lists the registered methods with one line each (the module itself is
-callable); :func:`get` resolves a name. The CLI's ``--method`` choices come from here.
-
-Adding a method is one short function plus its registry line::
-
-    @register("gradcam", family="cam", needs="layer_grads",
-              doc="Grad-CAM: channels weighted by their mean gradient (Selvaraju et al. 2017)")
-    def gradcam(ctx):
-        return ctx.cam(ctx.weighted(tf.reduce_mean(ctx.dA, axis=(1, 2))))
-
-The function receives a :class:`kerasviz.methods.base.Context` (the clean forward/backward pass
-already done: ``ctx.x``, ``ctx.A``, ``ctx.dA``, ``ctx.dx``, ``ctx.scores``, ``ctx.units``, and
-chunked evaluation helpers) and returns ``ctx.cam(raw)`` or ``ctx.pixels(grads)``. Its keyword
-arguments with defaults are the method's options (``explain(..., samples=50)``). The base does
-the tape, casting, target scoring, resizing, normalisation, batching and caching.
+callable); :func:`get` resolves a name; :func:`smooth` makes a noise-tunnel version of any
+method. The CLI's ``--method`` choices come from here. Adding a method is one function in one
+module of this package (an existing one or a new one: every module here is imported),
+registered with :func:`register` (see ``CONTRIBUTING.md``).
 """
 from __future__ import annotations
 
-import inspect
+import importlib
+import pkgutil
 import sys
 import types
-from dataclasses import dataclass, field
-from typing import Callable
 
-from kerasviz.errors import UnknownMethodError, suggest
-
-FAMILIES = ("cam", "pixel")
-NEEDS = ("layer", "layer_grads", "input_grads", "guided_grads", "deconvnet_grads", "scores")
-
-
-@dataclass(frozen=True)
-class Method:
-    """A registered explanation method.
-
-    Attributes:
-        name: registry name (``"gradcam"``).
-        family: ``"cam"`` (a map at a conv layer's resolution, upsampled) or ``"pixel"``
-            (attributions per input pixel and channel).
-        fn: ``fn(ctx, **options) -> Result``.
-        doc: one line for listings.
-        needs: what the clean pass computes before ``fn`` runs (see :data:`NEEDS`).
-        options: option name → default, read from ``fn``'s signature.
-    """
-    name: str
-    family: str
-    fn: Callable
-    doc: str
-    needs: str
-    options: dict = field(default_factory=dict)
-
-    @property
-    def uses_layer(self) -> bool:
-        """True when the method looks at a conv layer (``layer=`` matters)."""
-        return self.needs in ("layer", "layer_grads") or self.family == "cam"
-
-    def __str__(self) -> str:
-        return f"{self.name:22s} {self.doc}"
-
-    def __repr__(self) -> str:
-        opts = ", ".join(f"{k}={v!r}" for k, v in self.options.items())
-        return f"<Method {self.name} [{self.family}]({opts}): {self.doc}>"
-
-
-_REGISTRY: dict[str, Method] = {}
-
-
-def register(name: str, *, family: str, needs: str, doc: str):
-    """Decorator registering ``fn(ctx, **options)`` as method ``name``.
-
-    Args:
-        name: registry name, lower case.
-        family: ``"cam"`` or ``"pixel"``.
-        needs: what the clean pass must provide, one of :data:`NEEDS`.
-        doc: one line (what it computes and the paper).
-    """
-    if family not in FAMILIES or needs not in NEEDS:
-        raise ValueError(f"Bad registration of {name!r}: family in {FAMILIES}, needs in {NEEDS}")
-
-    def deco(fn):
-        params = list(inspect.signature(fn).parameters.values())[1:]
-        options = {p.name: p.default for p in params if p.default is not inspect.Parameter.empty}
-        _REGISTRY[name] = Method(name, family, fn, doc, needs, options)
-        return fn
-
-    return deco
-
-
-def get(name) -> Method:
-    """The :class:`Method` called ``name`` (case-insensitive; ``-`` and ``_`` alike).
-
-    Raises:
-        UnknownMethodError: no such method; the message lists the closest names.
-    """
-    if isinstance(name, Method):
-        return name
-    key = str(name).strip().lower().replace("-", "_")
-    aliases = {"grad_cam": "gradcam", "gradcampp": "gradcam++", "grad_cam++": "gradcam++",
-               "ig": "integrated_gradients", "vanilla": "saliency", "guided": "guided_backprop"}
-    key = aliases.get(key, key)
-    if key not in _REGISTRY:
-        raise UnknownMethodError(f"Unknown explanation method. Expected one of {names()}. "
-                                 f"Received: method={name!r}. {suggest(str(name), names())}")
-    return _REGISTRY[key]
-
-
-def names() -> list[str]:
-    """Registered method names, in registration order."""
-    return list(_REGISTRY)
-
-
-def methods() -> list[Method]:
-    """Every registered :class:`Method` (``str(m)`` is its one-line description)."""
-    return list(_REGISTRY.values())
+from kerasviz.methods.options import Array, Float, Int, Option, Seed
+from kerasviz.methods.registry import Method, POSTPROCESS, get, methods, names, register
 
 
 class _CallableModule(types.ModuleType):
@@ -124,9 +26,13 @@ class _CallableModule(types.ModuleType):
 
 sys.modules[__name__].__class__ = _CallableModule
 
-# registration, in listing order
-from kerasviz.methods import cam  # noqa: E402,F401
-from kerasviz.methods import gradients  # noqa: E402,F401
-from kerasviz.methods import backprop  # noqa: E402,F401
+from kerasviz.methods.tunnel import smooth  # noqa: E402
 
-__all__ = ["Method", "register", "get", "names", "methods", "FAMILIES", "NEEDS"]
+# Registration: every module of this package is imported, the built-in families first (their
+# order is the listing order), so a method in a new module needs no import line here.
+for _module in ["cam", "gradients", "backprop"] + sorted(
+        m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")):
+    importlib.import_module(f"{__name__}.{_module}")
+
+__all__ = ["Method", "register", "get", "names", "methods", "smooth", "POSTPROCESS",
+           "Option", "Int", "Float", "Array", "Seed"]

@@ -14,35 +14,29 @@ References:
 """
 from __future__ import annotations
 
-import tensorflow as tf
-
-from kerasviz.methods import register
-from kerasviz.methods.base import normalise
-from kerasviz.methods.cam import gradcam
+from kerasviz.methods.registry import register
 
 
-@register("guided_backprop", family="pixel", needs="guided_grads",
+@register("guided_backprop", uses_layer=False,
           doc="Guided backpropagation: only positive gradients through active ReLUs "
               "(Springenberg et al. 2015)")
 def guided_backprop(ctx):
     """``grads`` = gradient with every ReLU passing ``dy · [x > 0] · [dy > 0]``; map
     ``max_c |grads|``."""
-    return ctx.pixels(ctx.dx)
+    return ctx.pixels(ctx.modified_dx("guided"))
 
 
-@register("deconvnet", family="pixel", needs="deconvnet_grads",
+@register("deconvnet", uses_layer=False,
           doc="Deconvnet: ReLUs pass positive gradients, ignoring the forward mask (Zeiler & Fergus 2014)")
 def deconvnet(ctx):
     """``grads`` = gradient with every ReLU passing ``dy · [dy > 0]``; map ``max_c |grads|``."""
-    return ctx.pixels(ctx.dx)
+    return ctx.pixels(ctx.modified_dx("deconvnet"))
 
 
-@register("guided_gradcam", family="pixel", needs="layer_grads",
+@register("guided_gradcam", uses_layer=True, postprocess="pixel",
           doc="Guided Grad-CAM: guided backpropagation × the upsampled Grad-CAM map "
               "(Selvaraju et al. 2017)")
 def guided_gradcam(ctx):
-    """``grads = guided_backprop(x) · G`` with ``G`` the Grad-CAM map after its ReLU, resized
-    bilinearly to the input and min-max scaled to [0, 1] per image; map ``max_c |grads|``."""
-    cam = normalise(ctx.upsample(tf.nn.relu(gradcam(ctx).raw)))
-    guided, _ = ctx.input_grads(ctx.x, ctx.units, mode="guided")
-    return ctx.pixels(guided * cam[..., None])
+    """``grads = guided_backprop(x) · G`` with ``G`` the ``gradcam`` map (its ReLU, bilinear
+    resize to the input and min-max per image: the CAM rule); map ``max_c |grads|``."""
+    return ctx.pixels(ctx.modified_dx("guided") * ctx.maps_of("gradcam")[..., None])

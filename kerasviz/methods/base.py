@@ -2,19 +2,22 @@
 normalisation, batching and one compiled graph per (model, layer, method, input shape).
 
 A method function ``fn(ctx, **options)`` runs *inside* a ``tf.function``: it only composes
-TensorFlow ops and the helpers of :class:`Context`. Loops over samples, channels or integration
+TensorFlow ops and the helpers of :class:`Context`, and reads what it needs (``ctx.A``,
+``ctx.dA``, ``ctx.dx``, ``ctx.modified_dx(mode)``, ``ctx.scores``), each computed on first use. Loops over samples, channels or integration
 steps are graph loops (``tf.while_loop``) over memory-bounded chunks, never Python loops.
 
-Normalisation rule (``maps``): for CAM methods the raw map ``(N, h, w)`` goes through a ReLU (the
-positive evidence for the target, as in the Grad-CAM paper), is resized bilinearly to the input
-size and min-max scaled per image; for pixel methods the per-pixel map is ``|raw|`` min-max
-scaled per image. A constant map becomes all zeros.
+Post-processing (``maps``), chosen per method at registration (``postprocess=``): the ``"cam"``
+rule passes the raw map ``(N, h, w)`` through a ReLU (the positive evidence for the target, as
+in the Grad-CAM paper), resizes it bilinearly to the input size and min-max scales it per image;
+the ``"pixel"`` rule min-max scales ``|raw|`` per image. A constant map becomes all zeros.
 """
 from __future__ import annotations
 
 import hashlib
 import sys
+import types
 import weakref
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -24,6 +27,7 @@ import tensorflow as tf
 from kerasviz._caches import model_cache
 from kerasviz.core import layers as L
 from kerasviz.errors import ModelError
+from kerasviz.methods import registry
 
 #: Model evaluations per graph step (images × samples); bounds memory. ``explain(batch_size=)``.
 DEFAULT_BATCH_SIZE = 16
@@ -31,53 +35,132 @@ DEFAULT_BATCH_SIZE = 16
 
 @dataclass
 class Result:
-    """What a method function returns (tensors, batch first).
+    """What a method function returns (tensors, batch first). Make it with :meth:`Context.cam`
+    or :meth:`Context.pixels`.
 
     Attributes:
-        raw: ``float32 (n, h, w)`` for CAM methods (layer resolution, signed, before the ReLU),
-            ``float32 (n, H, W)`` for pixel methods (channels reduced).
-        grads: ``float32 (n, H, W, C)`` per-pixel, per-channel attributions (pixel methods).
+        raw: ``float32 (n, h, w)`` for a CAM result (layer resolution, signed, before the ReLU),
+            ``float32 (n, H, W)`` for a pixel result (``grads`` reduced over channels).
+        grads: ``float32 (n, H, W, C)`` per-pixel, per-channel attributions (pixel results), else
+            None.
+        reduce: the channel reduction that made ``raw`` from ``grads`` (pixel results).
     """
     raw: Any
     grads: Any = None
+    reduce: str | None = None
 
 
 class Context:
-    """The clean pass of one chunk of images and the helpers a method composes.
+    """One chunk of images, what a method reads about it, and the helpers a method composes.
+
+    Everything a method reads is computed on first use, inside the traced graph, and once:
+    the first of ``A``, ``scores``, ``units``, ``dA``, ``dx`` runs one forward pass of the
+    replayed model (tapping the layer when the method uses one) on a persistent tape, and
+    ``dA`` / ``dx`` are gradients taken from that same tape. ``modified_dx(mode)`` replays the
+    model with modified ReLU gradients (one more pass per mode).
 
     Attributes:
         x: ``float32 (n, H, W, C)`` model input (the image input: the model's first input).
         extra: the model's other inputs for these images (held fixed; empty for one-input models).
+        plan: the :class:`Plan` (``plan.model``, ``plan.layer``, ``plan.target``).
         units: ``int32 (n,)`` the unit scored per image (top units resolved), or None for a
             callable target.
         scores: ``float32 (n,)`` target score at ``x`` (pre-softmax).
-        A: ``float32 (n, h, w, c)`` activations of the layer (``needs`` ``layer``/``layer_grads``).
-        dA: ``float32 (n, h, w, c)`` d score / d A (``needs="layer_grads"``).
-        dx: ``float32 (n, H, W, C)`` d score / d x (``input_grads``, ``guided_grads``,
-            ``deconvnet_grads``: through the modified ReLUs for the last two).
-        options: the method's options (Python values).
+        A: ``float32 (n, h, w, c)`` activations of the layer (None without a layer).
+        dA: ``float32 (n, h, w, c)`` ``∂ scores / ∂ A``.
+        dx: ``float32 (n, H, W, C)`` ``∂ scores / ∂ x``.
     """
 
-    def __init__(self, plan: "Plan", x, units, options: dict, extra=()):
-        self.plan, self.options = plan, options
-        self.x, self.extra = x, list(extra)
-        self.A = self.dA = self.dx = None
-        needs = plan.method.needs
-        mode = {"guided_grads": "guided", "deconvnet_grads": "deconvnet"}.get(needs)
-        model = plan.tap_model(mode)
-        watch_x = needs in ("input_grads", "guided_grads", "deconvnet_grads")
-        with tf.GradientTape(watch_accessed_variables=False) as tape:
-            if watch_x or needs == "layer_grads":
-                tape.watch(x)  # records the ops downstream of x (weights are not watched)
-            outs = L.as_list(model(self.feed(x), training=False))
-            if plan.layer is not None:
-                self.A, outs = tf.cast(outs[0], tf.float32), outs[1:]
-            self.units = plan.target.resolve(outs, units)
-            self.scores = plan.target.score(outs, self.units)
-        if needs == "layer_grads":
-            self.dA = tf.cast(tape.gradient(self.scores, self.A), tf.float32)
-        elif watch_x:
-            self.dx = tf.cast(tape.gradient(self.scores, x), tf.float32)
+    def __init__(self, plan: "Plan", x, units, extra=()):
+        self.plan, self.x, self.extra = plan, x, list(extra)
+        self._units_in = units
+        self._passes: dict = {}
+        self._grads: dict = {}
+        # passes are built in the graph where the context was made, even when first read inside
+        # a loop body (the body then captures them)
+        self._graph = tf.compat.v1.get_default_graph()
+
+    def _pass(self, mode: str | None = None):
+        """``(tape, A, units, scores)`` of the forward pass with ReLU backward rule ``mode``
+        (None: the model's own), run once per mode on a persistent tape watching ``x``."""
+        if mode not in self._passes:
+            tap = mode is None and self.plan.layer is not None
+            model = self.plan.tap_model(mode, layer=tap)
+            with self._graph.as_default(), \
+                    tf.GradientTape(persistent=True, watch_accessed_variables=False) as tape:
+                tape.watch(self.x)  # records the ops downstream of x (weights are not watched)
+                outs = L.as_list(model(self.feed(self.x), training=False))
+                a = tf.cast(outs.pop(0), tf.float32) if tap else None
+                units = self.plan.target.resolve(outs, self._units_in)
+                scores = self.plan.target.score(outs, units)
+            self._passes[mode] = (tape, a, units, scores)
+        return self._passes[mode]
+
+    def _gradient(self, mode: str | None, wrt: str):
+        if (mode, wrt) not in self._grads:
+            tape, a, _, scores = self._pass(mode)
+            with self._graph.as_default():
+                g = tape.gradient(scores, a if wrt == "A" else self.x)
+            self._grads[(mode, wrt)] = tf.cast(g, tf.float32)
+        return self._grads[(mode, wrt)]
+
+    def _forward(self):
+        """Any pass already run (forward values do not depend on the ReLU mode), else the clean one."""
+        return next(iter(self._passes.values())) if self._passes else self._pass(None)
+
+    @property
+    def A(self):  # noqa: N802 (the papers' notation)
+        return self._pass(None)[1]
+
+    @property
+    def units(self):
+        return self._forward()[2]
+
+    @property
+    def scores(self):
+        return self._forward()[3]
+
+    @property
+    def dA(self):  # noqa: N802
+        return self._gradient(None, "A")
+
+    @property
+    def dx(self):
+        return self._gradient(None, "x")
+
+    def modified_dx(self, mode: str):
+        """``float32 (n, H, W, C)`` ``∂ scores / ∂ x`` through ReLUs whose backward rule is
+        ``mode``: ``"guided"`` (``dy · [x > 0] · [dy > 0]``) or ``"deconvnet"``
+        (``dy · [dy > 0]``); see :mod:`kerasviz.core.relu_override`."""
+        return self._gradient(mode, "x")
+
+    def on(self, xs) -> "Context":
+        """A context for ``xs`` ``(count · n, H, W, C)``: ``count`` variants of this chunk's
+        images, sample-major, explained for the same units (this chunk's, resolved at ``x``)
+        with the other inputs tiled. Its ``A``, ``dA``, ``dx``… are those of ``xs``."""
+        count = tf.shape(xs)[0] // tf.shape(self.x)[0]
+        return Context(self.plan, xs, self.tile(self.units, count),
+                       [self.tile(e, count) for e in self.extra])
+
+    def maps_of(self, method, **options):
+        """``float32 (n, H, W)`` in [0, 1]: the maps of another method (a name or
+        :class:`Method`) on this chunk, sharing this context's passes (for compositions)."""
+        m = registry.get(method)
+        return self.maps(m, m.fn(self, **{**m.options, **options}))
+
+    def maps(self, method, result: Result):
+        """Post-process ``result`` by ``method.postprocess`` into ``float32 (n, H, W)`` maps in
+        [0, 1] (see :data:`kerasviz.methods.POSTPROCESS`)."""
+        rule = method.postprocess
+        if callable(rule):
+            return rule(self, result)
+        if (rule == "pixel") != (result.grads is not None):
+            made = "ctx.pixels(…)" if result.grads is not None else "ctx.cam(…)"
+            raise TypeError(f"Method {method.name!r} returns {made} but is registered with "
+                            f"postprocess={rule!r}; register it with the other rule.")
+        if rule == "cam":
+            return normalise(self.upsample(tf.nn.relu(result.raw)))
+        return normalise(tf.abs(result.raw))
 
     # --- results -------------------------------------------------------------------------------
     def cam(self, raw) -> Result:
@@ -90,7 +173,7 @@ class Context:
         that add up, like gradient × input and integrated gradients)."""
         grads = tf.cast(grads, tf.float32)
         raw = tf.reduce_max(tf.abs(grads), -1) if reduce == "max_abs" else tf.reduce_sum(grads, -1)
-        return Result(raw, grads)
+        return Result(raw, grads, reduce)
 
     def weighted(self, weights):
         """``Σ_k weights[n, k] · A[n, :, :, k]`` → ``(n, h, w)``."""
@@ -124,15 +207,6 @@ class Context:
             probs = tf.nn.softmax(tf.cast(outs[self.plan.target.output], tf.float32), axis=-1)
             return tf.gather(probs, units, axis=1, batch_dims=1)
         return self.plan.target.score(outs, units)
-
-    def input_grads(self, xs, units, mode: str | None = None):
-        """``(d score / d xs, scores)`` for a batch ``xs``; ``mode`` ``"guided"`` or
-        ``"deconvnet"`` backpropagates through modified ReLUs."""
-        model = self.plan.tap_model(mode, layer=False)
-        with tf.GradientTape(watch_accessed_variables=False) as tape:
-            tape.watch(xs)
-            scores = self.plan.target.score(L.as_list(model(self.feed(xs), training=False)), units)
-        return tf.cast(tape.gradient(scores, xs), tf.float32), scores
 
     def head_scores(self, As, units, xs=None):
         """Target scores computed from layer activations ``As`` ``(m, h, w, c)`` onwards (the
@@ -188,6 +262,7 @@ def normalise(maps):
 
 
 def _option_key(value):
+    """A hashable stand-in for ``value``: itself, an array's bytes digest, or its ``id``."""
     if isinstance(value, np.ndarray):
         return ("array", value.shape, hashlib.sha1(np.ascontiguousarray(value).tobytes()).hexdigest())
     if isinstance(value, (list, tuple)):
@@ -199,22 +274,49 @@ def _option_key(value):
         return ("id", id(value))
 
 
+def _callable_key(fn):
+    """A plain function (a ``lambda`` written inline included) is identified by its code and the
+    values it closes over, so a new but identical function reuses the compiled graph; other
+    callables by themselves. As with ``tf.function``, globals it reads are taken at trace time."""
+    if not isinstance(fn, types.FunctionType):
+        return _option_key(fn)
+    cells = []
+    for cell in fn.__closure__ or ():
+        try:
+            cells.append(_option_key(cell.cell_contents))
+        except ValueError:  # an empty cell
+            cells.append(None)
+    return ("code", fn.__code__, tuple(cells), _option_key(fn.__defaults__),
+            _option_key(fn.__kwdefaults__ and tuple(sorted(fn.__kwdefaults__.items()))))
+
+
 class Plan:
-    """One compiled explanation graph: (model, layer, method, input shape, target kind, options).
+    """One compiled explanation graph for (model, layer, method, input shape, target kind,
+    static option values, batch size). Units and graph-input options are graph inputs.
 
     Use :func:`plan_for` (cached) rather than building one directly.
+
+    Attributes:
+        traces: how many times this plan's graph was traced (1 once used).
+        total_traces: class attribute, traces of every plan (for tests and benchmarks).
     """
+    total_traces = 0
 
     def __init__(self, model, method, layer: str | None, target, input_shape: tuple,
                  options: dict, batch_size: int):
         self._model = weakref.ref(model)  # the cache is keyed weakly by the model: no cycle
         self.method, self.layer, self.target = method, layer, target
-        self.options, self.batch_size = options, int(batch_size)
+        self.batch_size = int(batch_size)
         self.input_shape = tuple(input_shape)
+        self.static = {k: v for k, v in options.items() if method.specs[k].static}
+        self.inputs = sorted(k for k in options if not method.specs[k].static)
         self.traces = 0
+        extra = L.as_list(model.inputs)[1:]
+        self._n_extra = len(extra)
         sig = [tf.TensorSpec((None, *self.input_shape), tf.float32),
                tf.TensorSpec((None,), tf.int32)]
-        sig += [tf.TensorSpec((None, *t.shape[1:]), t.dtype) for t in L.as_list(model.inputs)[1:]]
+        sig += [tf.TensorSpec((None, *t.shape[1:]), t.dtype) for t in extra]
+        sig += [tf.TensorSpec(np.shape(options[k]), method.specs[k].dtype) for k in self.inputs]
         # A callable object, not the bound method: TF counts retracing per code object, and
         # every plan traces once by design (no "excessive retracing" warning across plans).
         self.compiled = tf.function(_Graph(self), input_signature=sig, autograph=False)
@@ -244,14 +346,13 @@ class Plan:
         """Replay from the layer's output to the outputs (pre-softmax)."""
         return L.head_model(self.model, self.layer, logits=True)
 
-    def _run(self, x, units, *extra):
+    def _run(self, x, units, *rest):
         self.traces += 1
-        ctx = Context(self, x, units, self.options, extra)
-        result = self.method.fn(ctx, **self.options)
-        if self.method.family == "cam":
-            maps = normalise(ctx.upsample(tf.nn.relu(result.raw)))
-        else:
-            maps = normalise(tf.abs(result.raw))
+        Plan.total_traces += 1
+        extra, values = rest[:self._n_extra], rest[self._n_extra:]
+        ctx = Context(self, x, units, extra)
+        result = self.method.fn(ctx, **self.static, **dict(zip(self.inputs, values)))
+        maps = ctx.maps(self.method, result)
         units_out = ctx.units if ctx.units is not None else tf.fill(tf.shape(x)[:1], -1)
         out = {"maps": maps, "raw": result.raw, "scores": ctx.scores, "units": units_out}
         if result.grads is not None:
@@ -259,15 +360,17 @@ class Plan:
         return out
 
     def __call__(self, x: np.ndarray, units: np.ndarray | None, progress: bool | None = None,
-                 extra: list | None = None) -> dict:
+                 extra: list | None = None, options: dict | None = None) -> dict:
         """Run on a batch ``x`` ``float32 (N, H, W, C)`` in chunks of ``batch_size`` images
-        (``extra``: arrays for the model's other inputs, N rows each).
+        (``extra``: arrays for the model's other inputs, N rows each; ``options``: the method's
+        checked option values, see :meth:`Method.check`).
 
         Returns:
             dict of numpy arrays: ``maps``, ``raw``, ``scores``, ``units`` and maybe ``grads``.
         """
         n = len(x)
         units = np.zeros(n, np.int32) if units is None else np.asarray(units, np.int32)
+        values = [self.method.specs[k].as_input(options[k]) for k in self.inputs]
         starts = range(0, n, self.batch_size)
         show = _want_progress(progress) and len(starts) > 1
         if show:
@@ -277,7 +380,7 @@ class Plan:
         extra = list(extra or [])
         parts = [self.compiled(tf.constant(x[s:s + self.batch_size], tf.float32),
                                tf.constant(units[s:s + self.batch_size]),
-                               *[tf.constant(e[s:s + self.batch_size]) for e in extra])
+                               *[tf.constant(e[s:s + self.batch_size]) for e in extra], *values)
                  for s in starts]
         return {k: np.concatenate([p[k].numpy() for p in parts]) for k in parts[0]}
 
@@ -288,8 +391,8 @@ class _Graph:
     def __init__(self, plan: Plan):
         self.plan = plan
 
-    def __call__(self, x, units, *extra):
-        return self.plan._run(x, units, *extra)
+    def __call__(self, x, units, *rest):
+        return self.plan._run(x, units, *rest)
 
 
 def _want_progress(progress: bool | None) -> bool:
@@ -298,24 +401,46 @@ def _want_progress(progress: bool | None) -> bool:
     return bool(getattr(sys.stderr, "isatty", lambda: False)())
 
 
+#: Compiled plans kept per model (least recently used dropped first).
+MAX_PLANS = 32
 _PLANS = model_cache()
 
 
 def plan_for(model, method, layer: str | None, target, input_shape: tuple, options: dict,
              batch_size: int = DEFAULT_BATCH_SIZE) -> Plan:
     """The cached :class:`Plan` for this (model, layer, method, input shape, target kind,
-    options, batch size). The target's units are a graph input: changing classes does not
-    re-trace."""
-    key = (layer, method.name, tuple(input_shape), target.key,
-           tuple(sorted((k, _option_key(v)) for k, v in options.items())), int(batch_size))
-    try:
-        hash(key)
-    except TypeError:  # an unhashable callable target: compile without caching
-        return Plan(model, method, layer, target, input_shape, options, batch_size)
-    cache = _PLANS.setdefault(model, {})
-    if key not in cache:
-        cache[key] = Plan(model, method, layer, target, input_shape, options, batch_size)
-    plan = cache[key]
+    static option values, shapes of the graph-input options, batch size).
+
+    The target's units and the graph-input options (:mod:`kerasviz.methods.options`) are graph
+    inputs: other classes, seeds, noise levels or step counts do not re-trace. A callable
+    target is keyed by its code and closure (:func:`_callable_key`). At most :data:`MAX_PLANS`
+    plans are kept per model (least recently used dropped), in a cache emptied by
+    :func:`kerasviz.clear_caches`.
+
+    Args:
+        options: every option of ``method``, checked (:meth:`Method.check`).
+
+    Raises:
+        ArgumentError: an array option that does not broadcast to one input (before any
+            TensorFlow work).
+    """
+    for k, spec in method.specs.items():
+        if hasattr(spec, "check_shape"):
+            spec.check_shape(k, options[k], input_shape)
+    opts = tuple(sorted((k, _option_key(v)) if method.specs[k].static else (k, np.shape(v))
+                        for k, v in options.items()))
+    tkey = ("fn", _callable_key(target.fn)) if target.fn is not None else target.key
+    key = (layer, method.key, tuple(input_shape), tkey, opts, int(batch_size))
+    cache = _PLANS.get(model)
+    if cache is None:
+        cache = _PLANS[model] = OrderedDict()
+    plan = cache.get(key)
+    if plan is None:
+        plan = cache[key] = Plan(model, method, layer, target, input_shape, options, batch_size)
+        while len(cache) > MAX_PLANS:
+            cache.popitem(last=False)
+    else:
+        cache.move_to_end(key)
     plan.target = target  # same output / callable; labels and units may differ
     return plan
 

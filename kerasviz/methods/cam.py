@@ -26,8 +26,9 @@ import tensorflow as tf
 from kerasviz import _keras_compat as K
 from kerasviz.core import layers as L
 from kerasviz.errors import ModelError, TargetError
-from kerasviz.methods import register
 from kerasviz.methods.base import normalise
+from kerasviz.methods.options import Int
+from kerasviz.methods.registry import register
 
 
 def _gap_dense(model, layer: str, output: int):
@@ -53,7 +54,7 @@ def _gap_dense(model, layer: str, output: int):
     return dense
 
 
-@register("cam", family="cam", needs="layer",
+@register("cam", uses_layer=True,
           doc="CAM: channels weighted by the GAP→Dense head's weights of the class (Zhou et al. 2016)")
 def cam(ctx):
     """``raw = Σ_k W[k, c] A^k`` with ``W`` the kernel of the Dense layer after global average
@@ -66,14 +67,14 @@ def cam(ctx):
     return ctx.cam(ctx.weighted(tf.transpose(weights)))
 
 
-@register("gradcam", family="cam", needs="layer_grads",
+@register("gradcam", uses_layer=True,
           doc="Grad-CAM: channels weighted by their spatially averaged gradient (Selvaraju et al. 2017)")
 def gradcam(ctx):
     """``w_k = mean_ij g_ij^k``; ``raw = Σ_k w_k A^k`` (the paper's ReLU is applied in ``maps``)."""
     return ctx.cam(ctx.weighted(tf.reduce_mean(ctx.dA, axis=(1, 2))))
 
 
-@register("gradcam++", family="cam", needs="layer_grads",
+@register("gradcam++", uses_layer=True,
           doc="Grad-CAM++: positive gradients weighted per position, paper Eq. 19 with Eq. 10 "
               "(Chattopadhay et al. 2018)")
 def gradcam_plus_plus(ctx):
@@ -94,7 +95,7 @@ def gradcam_plus_plus(ctx):
     return ctx.cam(ctx.weighted(tf.reduce_sum(alpha * tf.nn.relu(g), axis=(1, 2))))
 
 
-@register("xgradcam", family="cam", needs="layer_grads",
+@register("xgradcam", uses_layer=True,
           doc="XGrad-CAM: gradients weighted by the normalised activations (Fu et al. 2020)")
 def xgradcam(ctx):
     """``w_k = Σ_ij (A_ij^k / Σ_ab A_ab^k) · g_ij^k``; ``raw = Σ_k w_k A^k``."""
@@ -103,21 +104,21 @@ def xgradcam(ctx):
     return ctx.cam(ctx.weighted(tf.reduce_sum(share * ctx.dA, axis=(1, 2))))
 
 
-@register("layercam", family="cam", needs="layer_grads",
+@register("layercam", uses_layer=True,
           doc="LayerCAM: activations weighted by their positive gradient, per position (Jiang et al. 2021)")
 def layercam(ctx):
     """``raw_ij = Σ_k relu(g_ij^k) · A_ij^k``."""
     return ctx.cam(tf.reduce_sum(tf.nn.relu(ctx.dA) * ctx.A, axis=-1))
 
 
-@register("hirescam", family="cam", needs="layer_grads",
+@register("hirescam", uses_layer=True,
           doc="HiResCAM: gradient × activation summed over channels, per position (Draelos & Carin 2020)")
 def hirescam(ctx):
     """``raw_ij = Σ_k g_ij^k · A_ij^k`` (its spatial sum is the first-order Taylor term of S)."""
     return ctx.cam(tf.reduce_sum(ctx.dA * ctx.A, axis=-1))
 
 
-@register("eigencam", family="cam", needs="layer",
+@register("eigencam", uses_layer=True,
           doc="Eigen-CAM: projection on the first principal direction of the activations; "
               "class-agnostic (Muhammad & Yeasin 2020)")
 def eigencam(ctx):
@@ -133,10 +134,10 @@ def eigencam(ctx):
     return ctx.cam(tf.reshape(proj, tf.shape(a)[:3]))
 
 
-@register("scorecam", family="cam", needs="layer",
+@register("scorecam", uses_layer=True,
           doc="Score-CAM: channels weighted by the class probability of the input masked by "
               "each channel (Wang et al. 2020)")
-def scorecam(ctx, max_channels=None):
+def scorecam(ctx, max_channels=Int(None, lo=1, static=True)):
     """For each channel k: ``M_k`` = upsampled ``A^k`` min-max scaled to [0, 1];
     ``w_k = p_c(x ⊙ M_k)``, the softmax probability of the target class on the masked input (the
     authors' code and tf-keras-vis; some ports softmax the logits over channels instead);
@@ -145,12 +146,13 @@ def scorecam(ctx, max_channels=None):
     of ``batch_size`` model evaluations (a graph loop).
 
     Args:
-        max_channels: use only this many channels per image, those with the largest spatial
-            variance of activation (Faster Score-CAM); None = all channels.
+        max_channels: use only this many channels per image (int ≥ 1), those with the largest
+            spatial variance of activation (Faster Score-CAM); None = all channels. One compiled
+            graph per value (it sets a tensor's shape).
     """
     a = ctx.A
     c = a.shape[-1]
-    k = c if max_channels is None else max(1, min(int(max_channels), c))
+    k = c if max_channels is None else min(max_channels, c)
     var = tf.math.reduce_variance(a, axis=(1, 2))
     idx = tf.math.top_k(var, k=k).indices if k < c else tf.tile(tf.range(c)[None], [tf.shape(a)[0], 1])
     ak = tf.gather(a, idx, axis=3, batch_dims=1)  # (n, h, w, k)
@@ -166,7 +168,7 @@ def scorecam(ctx, max_channels=None):
     return ctx.cam(tf.einsum("nhwk,nk->nhw", ak, weights))
 
 
-@register("ablationcam", family="cam", needs="layer",
+@register("ablationcam", uses_layer=True,
           doc="Ablation-CAM: channels weighted by the score drop when each is zeroed "
               "(Desai & Ramaswamy 2020)")
 def ablationcam(ctx):

@@ -9,13 +9,13 @@ from typing import Any
 
 import numpy as np
 
-from kerasviz.errors import ArgumentError, UnknownMethodError, suggest
+from kerasviz.errors import ArgumentError
 from kerasviz.present.explanation import Explanation
 
 
 def explain(model, images: Any, method: str = "gradcam", target: Any = None, layer: Any = None, *,
             batch_size: int | None = None, progress: bool | None = None, preprocess=None,
-            extra_inputs=None, **options) -> Explanation:
+            extra_inputs=None, smooth: dict | None = None, **options) -> Explanation:
     """Explain a model's decision on images with one method.
 
     How ``images`` are told apart (the rule of :func:`kerasviz.preprocess`): ``uint8`` arrays
@@ -34,18 +34,16 @@ def explain(model, images: Any, method: str = "gradcam", target: Any = None, lay
             ``keras.applications`` base inside a classifier), preprocessing layers inside and
             several outputs are supported.
         images: raw images or a preprocessed float batch (see above).
-        method: a registered method name (``kerasviz.methods()`` lists them): ``"cam"``,
-            ``"gradcam"``, ``"gradcam++"``, ``"xgradcam"``, ``"layercam"``, ``"hirescam"``,
-            ``"eigencam"``, ``"scorecam"``, ``"ablationcam"``, ``"saliency"``, ``"smoothgrad"``,
-            ``"gradxinput"``, ``"integrated_gradients"``, ``"guided_backprop"``, ``"deconvnet"``,
-            ``"guided_gradcam"``.
+        method: a registered method name (``kerasviz.methods()`` lists them with one line
+            each) or a :class:`kerasviz.methods.Method` (e.g. ``kerasviz.methods.smooth(…)``).
         target: what to explain (see :mod:`kerasviz.core.targets`): None = the top class per image,
             an int, a class name (``"tabby"``, ``"tiger cat"``, the model's own class names), a
             list with one per image, ``kerasviz.Output(index_or_name, unit)`` for regression or
             multi-output models, or a callable ``f(outputs) -> (N,)``.
-        layer: for CAM methods and ``guided_gradcam``: a layer path (``"block5_conv3"``, through
-            nesting ``"vgg16/block5_conv3"``), an index, a Layer, or None for the last layer with
-            a 4-D output (:func:`kerasviz.core.layers.default_conv_layer`). Pixel methods ignore it.
+        layer: for methods that read a conv layer (``kerasviz.methods.get(name).uses_layer``):
+            a layer path (``"block5_conv3"``, through nesting ``"vgg16/block5_conv3"``), an
+            index, a Layer, or None for the last layer with a 4-D output
+            (:func:`kerasviz.core.layers.default_conv_layer`). Other methods ignore it.
         batch_size: model evaluations per graph step (images × noise samples / channels /
             integration steps); bounds memory. Default 16.
         progress: show a progress bar over image chunks (default: when stderr is a terminal).
@@ -53,15 +51,24 @@ def explain(model, images: Any, method: str = "gradcam", target: Any = None, lay
         extra_inputs: for models with several inputs: the image must be the *first* input;
             give the others as a list of arrays in ``model.inputs`` order, one row per image.
             They are held fixed; attributions are for the image.
-        **options: the method's options, e.g. ``samples=50, noise=0.2, seed=1`` (smoothgrad),
+        smooth: run ``method`` through the noise tunnel (:func:`kerasviz.methods.smooth`): a
+            dict of its settings, ``samples`` (int ≥ 1, default 25), ``noise`` (≥ 0, a fraction
+            of each image's value range, default 0.15) and ``seed`` (default 0); the map is the
+            method's raw map averaged over noisy copies of the input (SmoothGrad of any method).
+        **options: the method's options (``kerasviz.methods.get(name).options`` lists them
+            with their defaults), e.g. ``samples=50, noise=0.2, seed=1`` (smoothgrad),
             ``steps=64, baseline=0.0`` (integrated_gradients), ``max_channels=64`` (scorecam).
+            Checked before any TensorFlow work; numbers that do not change a tensor's shape are
+            graph inputs, so new values reuse the compiled graph.
 
     Returns:
         :class:`kerasviz.Explanation` (``maps`` ``float32 (N, H, W)`` in [0, 1], ``raw``, ``grads``,
         ``target``, ``layer``, ``scores``; ``.overlay()``, ``.crop()``, ``.boxes()``, ``.plot()``).
 
     Raises:
-        UnknownMethodError: unknown method or option (closest names listed).
+        UnknownMethodError: unknown method (closest names listed).
+        ArgumentError: unknown option (closest names listed), an option value out of its range
+            (the option, its valid range and the value are named), bad ``smooth`` settings.
         ImageError: unreadable images, wrong input size, NaN/Inf in a float batch.
         ModelError: no conv layer for a CAM method, unknown preprocessing for raw images,
             subclassed model, ``cam`` without a GAP → Dense head.
@@ -74,12 +81,13 @@ def explain(model, images: Any, method: str = "gradcam", target: Any = None, lay
     from kerasviz.core.targets import as_target
 
     m = registry.get(method)
-    bad = [k for k in options if k not in m.options]
-    if bad:
-        raise UnknownMethodError(
-            f"Unknown option {bad[0]!r} for method {m.name!r}. Expected one of "
-            f"{sorted(m.options) or 'no options'}. Received: {bad[0]}={options[bad[0]]!r}. "
-            f"{suggest(bad[0], m.options) if m.options else ''}".rstrip())
+    if smooth is not None:
+        if not isinstance(smooth, dict):
+            raise ArgumentError(f"smooth must be a dict. Expected noise-tunnel settings, e.g. "
+                                f"smooth=dict(samples=16, noise=0.1, seed=0). "
+                                f"Received: smooth={smooth!r}.")
+        m = registry.smooth(m, **smooth)
+    opts = m.check(options)
     if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
         raise ArgumentError(f"Expected batch_size to be a positive int. Received: "
                                  f"batch_size={batch_size!r}")
@@ -93,10 +101,9 @@ def explain(model, images: Any, method: str = "gradcam", target: Any = None, lay
     elif layer is not None:
         warnings.warn(f"method={m.name!r} works on input pixels; layer={layer!r} is ignored.",
                       stacklevel=2)
-    opts = {**m.options, **options}
     plan = base.plan_for(model, m, path, tgt, x.shape[1:], opts,
                          batch_size or base.DEFAULT_BATCH_SIZE)
-    out = plan(x, tgt.units, progress, extra)
+    out = plan(x, tgt.units, progress, extra, opts)
     tgt = tgt.with_units(out["units"])
     return Explanation(maps=out["maps"], raw=out["raw"], method=m.name,
                        target=None if tgt.units is None else tgt.units.astype(np.int64),

@@ -1,0 +1,89 @@
+"""The engine: what a method reads is computed once per graph (one forward pass for A, dA and
+the scores), and one compile cache: numbers are graph inputs, inline lambdas reuse their graph,
+the cache is bounded and `kerasviz.clear_caches()` empties it. Traces are counted with
+`Plan.total_traces`."""
+import gc
+import os
+
+import numpy as np
+import pytest
+
+import kerasviz
+from conftest import gap_dense, images
+from kerasviz.core.targets import as_target
+from kerasviz.methods.base import MAX_PLANS, Plan, plan_for
+
+
+@pytest.mark.parametrize("name,passes", [("gradcam", 1), ("gradcam++", 1), ("eigencam", 1),
+                                         ("saliency", 1), ("guided_backprop", 1),
+                                         ("guided_gradcam", 2)])
+def test_reading_a_da_dx_and_scores_runs_the_model_once_per_relu_mode(name, passes):
+    model = gap_dense(size=16, channels=4)  # two Conv2D layers
+    method = kerasviz.methods.get(name)
+    plan = plan_for(model, method, "c2" if method.uses_layer else None, as_target(model, 0),
+                    (16, 16, 3), method.check({}))
+    graph = plan.compiled.get_concrete_function().graph
+    convs = [op for op in graph.get_operations() if op.type == "Conv2D"]
+    assert len(convs) == 2 * passes  # guided_gradcam: the clean pass and the guided one
+
+
+def _rss_mib():
+    with open(f"/proc/{os.getpid()}/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="reads RSS from /proc")
+def test_inline_lambda_and_new_numbers_keep_one_graph_and_flat_memory():
+    model = gap_dense(size=16, channels=4)
+    x = images(2, 16, seed=1)
+    traces = Plan.total_traces
+    for i in range(200):
+        exp = kerasviz.explain(model, x, "smoothgrad", target=lambda z: z[:, 0] - z[:, 1],
+                               samples=2 + i % 3, noise=0.05 + 0.001 * i, seed=i, progress=False)
+        if i == 9:
+            gc.collect()
+            tenth = _rss_mib()
+    gc.collect()
+    assert Plan.total_traces - traces == 1  # one graph for 200 lambdas, seeds, noises, samples
+    assert _rss_mib() - tenth < 50
+    assert exp.maps.shape == (2, 16, 16)
+
+
+def test_numbers_as_graph_inputs_still_change_the_result():
+    model = gap_dense(size=16, channels=4)
+    x = images(1, 16, seed=2)
+    ig = [kerasviz.explain(model, x, "integrated_gradients", target=0, steps=s, baseline=b).raw
+          for s, b in ((4, 0.0), (4, 0.5), (9, 0.5))]
+    assert np.abs(ig[0] - ig[1]).max() > 1e-6 and np.abs(ig[1] - ig[2]).max() > 1e-6
+    again = kerasviz.explain(model, x, "integrated_gradients", target=0, steps=4, baseline=0.0).raw
+    np.testing.assert_allclose(again, ig[0], rtol=1e-6)
+
+
+def test_lambdas_with_other_closures_do_not_share_a_stale_graph():
+    model = gap_dense(size=16, channels=4)
+    x = images(2, 16, seed=3)
+    by_lambda = [kerasviz.explain(model, x, "saliency", target=lambda z: z[:, k]).raw
+                 for k in range(3)]
+    for k in range(3):
+        np.testing.assert_allclose(by_lambda[k], kerasviz.explain(model, x, "saliency", target=k).raw,
+                                   rtol=1e-5, atol=1e-8)
+
+
+def test_cache_is_bounded_and_cleared_by_clear_caches():
+    model = gap_dense(size=8, channels=2)
+    x = images(1, 8)
+    def scaled(k):
+        return lambda z: z[:, 0] * (k + 2)  # one code, one graph per closure value
+
+    first = lambda z: z[:, 0]  # noqa: E731
+    kerasviz.explain(model, x, "gradxinput", target=first)
+    for k in range(MAX_PLANS):  # as many other graphs: the least recently used one is dropped
+        kerasviz.explain(model, x, "gradxinput", target=scaled(k))
+    traces = Plan.total_traces
+    kerasviz.explain(model, x, "gradxinput", target=scaled(MAX_PLANS - 1))
+    assert Plan.total_traces == traces  # recently used: kept
+    kerasviz.explain(model, x, "gradxinput", target=first)
+    assert Plan.total_traces == traces + 1  # dropped, compiled again
+    kerasviz.clear_caches()
+    kerasviz.explain(model, x, "gradxinput", target=first)
+    assert Plan.total_traces == traces + 2
