@@ -67,6 +67,31 @@ def one_of(name: str, value: Any, options: Iterable[str]) -> str:
     return value
 
 
+def size_hw(name: str, value: Any) -> tuple[int, int]:
+    """``value`` (an int for a square, or a ``(height, width)`` pair) as two ints ≥ 1."""
+    if isinstance(value, (tuple, list, np.ndarray)) and len(value) == 2:
+        try:
+            return integer(name, value[0], lo=1), integer(name, value[1], lo=1)
+        except ArgumentError:
+            pass
+    elif not isinstance(value, (tuple, list, np.ndarray, str, bytes)):
+        try:
+            v = integer(name, value, lo=1)
+            return v, v
+        except ArgumentError:
+            pass
+    raise ArgumentError(f"{name} must be a positive int or a (height, width) pair of positive "
+                        f"ints. Received: {name}={value!r}.")
+
+
+def function(name: str, value: Any) -> Any:
+    """``value`` if it is callable."""
+    if not callable(value):
+        raise ArgumentError(f"{name} must be a callable (a function). Received: {name}={value!r} "
+                            f"of type {type(value).__name__}.")
+    return value
+
+
 def _range(lo, hi, lo_open: bool = False) -> str:
     if lo is not None and hi is not None:
         return f" in {'(' if lo_open else '['}{lo}, {hi}]"

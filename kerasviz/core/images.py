@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-from kerasviz.errors import ImageError
+from kerasviz import _validate
+from kerasviz.errors import ArgumentError, ImageError
 
 #: Largest image accepted, in pixels (width × height). Larger ones are refused before
 #: decoding as likely decompression bombs. Override per call or with ``KERASVIZ_MAX_PIXELS``.
@@ -61,8 +62,14 @@ def load_image(src: Any, size: int | tuple[int, int] | None = None, *,
     Raises:
         ImageError: missing, empty, unreadable, truncated or non-image file; zero-size image;
             image over ``max_pixels``; array of the wrong shape, dtype or value range.
+        ArgumentError: a bad ``size``, ``max_pixels``, ``background`` or ``interpolation``
+            (checked before the file is read).
     """
-    limit = MAX_PIXELS if max_pixels is None else int(max_pixels)
+    limit = MAX_PIXELS if max_pixels is None else _validate.positive_int("max_pixels", max_pixels)
+    background = _background(background)
+    if size is not None:
+        _validate.size_hw("size", size)
+    _validate.one_of("interpolation", interpolation, _INTERPOLATIONS)
     if isinstance(src, np.ndarray):
         rgb = _array_to_rgb(src, background)
     elif isinstance(src, Image.Image):
@@ -81,6 +88,17 @@ def load_image(src: Any, size: int | tuple[int, int] | None = None, *,
     return np.ascontiguousarray(rgb)
 
 
+def _background(value) -> tuple[int, int, int]:
+    try:
+        rgb = tuple(_validate.integer("background", v, 0, 255) for v in value)
+    except (TypeError, ArgumentError):
+        rgb = ()
+    if len(rgb) != 3:
+        raise ArgumentError(f"background must be an RGB triple of ints in [0, 255], e.g. "
+                            f"(255, 255, 255). Received: background={value!r}.")
+    return rgb
+
+
 def load_images(srcs: Any, size: int | tuple[int, int] | None = None, **kwargs) -> np.ndarray:
     """Read images as one ``uint8 (N, H, W, 3)`` batch.
 
@@ -90,15 +108,22 @@ def load_images(srcs: Any, size: int | tuple[int, int] | None = None, **kwargs) 
         size: common size; required when the images differ in size.
 
     Raises:
-        ImageError: as :func:`load_image`, naming the failing input; or images of different
-            sizes without ``size``.
+        ImageError: as :func:`load_image`, naming the failing input; no images; or images of
+            different sizes without ``size``.
+        ArgumentError: as :func:`load_image`.
     """
     if isinstance(srcs, np.ndarray) and srcs.ndim == 4:
         srcs = list(srcs)
-    elif isinstance(srcs, (str, Path, bytes, np.ndarray, Image.Image)):
-        srcs = [srcs]
+    elif isinstance(srcs, (list, tuple)):
+        srcs = list(srcs)
+    elif hasattr(srcs, "__iter__") and not isinstance(
+            srcs, (str, Path, bytes, bytearray, np.ndarray, Image.Image, dict)):
+        srcs = list(srcs)  # a generator, e.g. Path.glob(...)
+    else:
+        srcs = [srcs]      # one source; an unreadable object is named by load_image
     if len(srcs) == 0:
-        raise ImageError("No images given. Expected at least one image path or array.")
+        raise ImageError("No images given. Expected at least one image path or array. "
+                         "Received: an empty sequence.")
     images = [load_image(s, size, **kwargs) for s in srcs]
     shapes = {im.shape for im in images}
     if len(shapes) > 1:
@@ -117,14 +142,10 @@ def resize(image: np.ndarray, size: int | tuple[int, int], interpolation: str = 
     """
     import cv2
 
-    h, w = (size, size) if isinstance(size, (int, np.integer)) else tuple(int(s) for s in size)
-    if h <= 0 or w <= 0:
-        raise ImageError(f"Expected a positive size. Received: size={size!r}")
+    h, w = _validate.size_hw("size", size)
+    _validate.one_of("interpolation", interpolation, _INTERPOLATIONS)
     if image.shape[:2] == (h, w):
         return image
-    if interpolation not in _INTERPOLATIONS:
-        raise ImageError(f"Unknown interpolation. Expected one of {_INTERPOLATIONS}. "
-                         f"Received: interpolation={interpolation!r}")
     shrinking = h * w < image.shape[0] * image.shape[1]
     flag = {"area": cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR, "bilinear": cv2.INTER_LINEAR,
             "bicubic": cv2.INTER_CUBIC, "nearest": cv2.INTER_NEAREST}[interpolation]
