@@ -276,7 +276,7 @@ def decode_predictions(preds: Any, top: int = 5) -> list[list[tuple[str, str, fl
     if scores.ndim != 2 or scores.shape[1] != NUM_CLASSES:
         hint = " (one image? pass preds[None])" if scores.shape == (NUM_CLASSES,) else ""
         raise ArgumentError(
-            f"Predictions must have shape (N, {NUM_CLASSES}), one row of ImageNet scores "
+            f"preds must be of shape (N, {NUM_CLASSES}), one row of ImageNet scores "
             f"per image{hint}. Received: preds with shape {scores.shape}")
     scores = scores.astype(np.float64, copy=False)
     bad_rows = np.flatnonzero(np.isnan(scores).any(axis=1))

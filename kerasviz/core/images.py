@@ -158,9 +158,11 @@ def _read_file(src, limit: int, background) -> np.ndarray:
     if isinstance(src, (str, Path)):
         path = Path(src)
         if not path.exists():
-            raise ImageError(f"Image file {name} does not exist.")
+            raise ImageError(f"Image file {name} does not exist. Expected the path of an existing "
+                             f"image file (PNG, JPEG, TIFF, BMP, GIF or WebP).")
         if path.is_dir():
-            raise ImageError(f"Image path {name} is a folder, not a file.")
+            raise ImageError(f"Image path {name} is a folder, not a file. Expected an image file; "
+                             f"for the images in a folder pass sorted(Path(folder).glob('*.png')).")
         data = path.read_bytes()
     else:
         data = bytes(src)

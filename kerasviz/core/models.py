@@ -243,7 +243,8 @@ def _load_file(path: Path, safe_mode: bool, preprocess, class_names):
     import keras
 
     if not path.exists():
-        raise ModelError(f"Model file '{path}' does not exist.")
+        raise ModelError(f"Model file '{path}' does not exist. Expected an existing .keras/.h5 file "
+                         f"or a model name: {available_models()}.")
     try:
         model = keras.models.load_model(path, compile=False, safe_mode=safe_mode)
     except ValueError as exc:
@@ -420,7 +421,8 @@ def _check_batch(model, x: np.ndarray) -> None:
         raise ImageError(f"No images given. Expected a batch of at least one image. Received: "
                          f"a batch of shape {x.shape}.")
     if not np.isfinite(x).all():
-        raise ImageError("The input batch contains NaN or Inf values.")
+        raise ImageError("The input batch contains NaN or Inf values. Expected finite, preprocessed "
+                         "model input (or pass uint8 images to have them preprocessed).")
     try:
         want = tuple(model.inputs[0].shape)[1:]
     except (AttributeError, IndexError, ValueError):
