@@ -66,10 +66,11 @@ def ctx(tmp_path_factory):
     maps[:, 4:8, 4:8] = 1.0
     exp = Explanation(maps=maps, raw=maps, method="gradcam", target=np.array([0, 1]),
                       images=np.full((2, 16, 16, 3), 100, np.uint8))
+    (tmp / "garbage.h5").write_bytes(b"not a model")
     png = tmp / "ok.png"
     render.save_png(png, np.zeros((16, 16, 3), np.uint8))
     return SimpleNamespace(
-        tmp=tmp, png=str(png), model=model, bare=_functional(),
+        tmp=tmp, png=str(png), garbage=tmp / "garbage.h5", model=model, bare=_functional(),
         subclassed=subclassed, unbuilt=keras.Sequential([keras.layers.Dense(2)]),
         two=_two_inputs(), x=np.random.default_rng(0).random((2, 16, 16, 3)).astype(np.float32),
         u8=np.zeros((2, 16, 16, 3), np.uint8), exp=exp,
@@ -127,6 +128,8 @@ ROWS = [
      r"Closest: \['shapes'"),
     ("load_model missing file", lambda c: kerasviz.load_model(c.tmp / "none.keras"), ModelError,
      r"none\.keras' does not exist"),
+    ("load_model corrupt file", lambda c: kerasviz.load_model(c.garbage), ModelError,
+     r"Could not .* model file .*Expected a \.keras or \.h5 file written by model\.save"),
     ("load_model number", lambda c: kerasviz.load_model(42), ArgumentError,
      r"needs a model name, a \.keras/\.h5 path or a keras\.Model\. Received: name_or_path=42"),
     ("load_model preprocess", lambda c: kerasviz.load_model(c.bare, preprocess="unit"),

@@ -239,6 +239,10 @@ def _load_demo(name: str):
                           class_names=tuple(spec.output_names), task=spec.task)
 
 
+_FILE_HINT = ("Expected a .keras or .h5 file written by model.save(path) in Keras 3, with "
+              "built-in layers only (custom classes cannot be loaded by name).")
+
+
 def _load_file(path: Path, safe_mode: bool, preprocess, class_names):
     import keras
 
@@ -253,9 +257,9 @@ def _load_file(path: Path, safe_mode: bool, preprocess, class_names):
                 f"Refused to load '{path}': it contains a Lambda layer (arbitrary Python code), "
                 f"which Keras' safe mode blocks. If you trust the file, load it with "
                 f"kerasviz.load_model(path, safe_mode=False) (CLI: --unsafe).") from None
-        raise ModelError(f"Could not load model file '{path}': {exc}") from None
-    except OSError as exc:
-        raise ModelError(f"Could not read model file '{path}': {exc}") from None
+        raise ModelError(f"Could not load model file '{path}': {exc} {_FILE_HINT}") from None
+    except (OSError, TypeError, KeyError) as exc:  # unreadable file, unknown custom layer class
+        raise ModelError(f"Could not read model file '{path}': {exc} {_FILE_HINT}") from None
     return register_model(model, name=path.stem, preprocess=preprocess, class_names=class_names)
 
 
