@@ -61,7 +61,11 @@ def finite_array(name: str, value: Any) -> np.ndarray:
 def one_of(name: str, value: Any, options: Iterable[str]) -> str:
     """``value`` if it is one of ``options``; otherwise the closest options are named."""
     options = list(options)
-    if value not in options:
+    try:
+        ok = bool(value in options)
+    except (TypeError, ValueError):  # e.g. an array compared with strings
+        ok = False
+    if not ok:
         raise ArgumentError(f"{name} must be one of {options}. Received: {name}={value!r}. "
                             f"{suggest(str(value), options)}")
     return value
@@ -82,6 +86,18 @@ def size_hw(name: str, value: Any) -> tuple[int, int]:
             pass
     raise ArgumentError(f"{name} must be a positive int or a (height, width) pair of positive "
                         f"ints. Received: {name}={value!r}.")
+
+
+def rgb(name: str, value: Any) -> tuple[int, int, int]:
+    """``value`` as an RGB triple of ints in [0, 255]."""
+    try:
+        out = tuple(integer(name, v, 0, 255) for v in value)
+    except (TypeError, ArgumentError):
+        out = ()
+    if len(out) != 3:
+        raise ArgumentError(f"{name} must be an RGB triple of ints in [0, 255], e.g. (255, 0, 0). "
+                            f"Received: {name}={value!r}.")
+    return out
 
 
 def function(name: str, value: Any) -> Any:

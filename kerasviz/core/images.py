@@ -66,9 +66,9 @@ def load_image(src: Any, size: int | tuple[int, int] | None = None, *,
             (checked before the file is read).
     """
     limit = MAX_PIXELS if max_pixels is None else _validate.positive_int("max_pixels", max_pixels)
-    background = _background(background)
+    background = _validate.rgb("background", background)
     if size is not None:
-        _validate.size_hw("size", size)
+        _check_size(size, limit)
     _validate.one_of("interpolation", interpolation, _INTERPOLATIONS)
     if isinstance(src, np.ndarray):
         rgb = _array_to_rgb(src, background)
@@ -88,15 +88,12 @@ def load_image(src: Any, size: int | tuple[int, int] | None = None, *,
     return np.ascontiguousarray(rgb)
 
 
-def _background(value) -> tuple[int, int, int]:
-    try:
-        rgb = tuple(_validate.integer("background", v, 0, 255) for v in value)
-    except (TypeError, ArgumentError):
-        rgb = ()
-    if len(rgb) != 3:
-        raise ArgumentError(f"background must be an RGB triple of ints in [0, 255], e.g. "
-                            f"(255, 255, 255). Received: background={value!r}.")
-    return rgb
+def _check_size(size, limit: int) -> tuple[int, int]:
+    h, w = _validate.size_hw("size", size)
+    if h * w > limit:
+        raise ArgumentError(f"size must give at most max_pixels={limit} pixels. Received: "
+                            f"size={size!r} ({h * w} pixels).")
+    return h, w
 
 
 def load_images(srcs: Any, size: int | tuple[int, int] | None = None, **kwargs) -> np.ndarray:
@@ -142,7 +139,7 @@ def resize(image: np.ndarray, size: int | tuple[int, int], interpolation: str = 
     """
     import cv2
 
-    h, w = _validate.size_hw("size", size)
+    h, w = _check_size(size, MAX_PIXELS)
     _validate.one_of("interpolation", interpolation, _INTERPOLATIONS)
     if image.shape[:2] == (h, w):
         return image

@@ -315,6 +315,9 @@ def _load_application(name: str, weights, include_top: bool, input_shape, **kwar
 
     spec = APPLICATIONS[name]
     constructor = getattr(keras.applications, spec.constructor)
+    if weights is not None and not isinstance(weights, (str, os.PathLike)):
+        raise ArgumentError(f"weights must be 'imagenet', None or the path of a weights file. "
+                            f"Received: weights={weights!r:.60} of type {type(weights).__name__}.")
     if weights is not None and weights != "imagenet" and not Path(str(weights)).is_file():
         raise WeightsNotFoundError(f"Weights file '{weights}' does not exist. Expected "
                                    f"weights='imagenet', None or an existing file.")

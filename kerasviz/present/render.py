@@ -20,7 +20,11 @@ COLORMAPS: tuple[str, ...] = tuple(_CV2_COLORMAPS)
 
 
 def _map2d(m, name: str = "map") -> np.ndarray:
-    m = np.asarray(m, np.float32)
+    try:
+        m = np.asarray(m, np.float32)
+    except (TypeError, ValueError):
+        raise ArgumentError(f"{name} must be a 2-D (H, W) array of numbers. Received: "
+                            f"{name} of type {type(m).__name__}.") from None
     if m.ndim != 2 or 0 in m.shape:
         raise ArgumentError(f"{name} must be one 2-D (H, W) map. Received: {name} of shape "
                             f"{m.shape}. For a batch pass maps[i].")
@@ -145,6 +149,7 @@ def draw_box(image: np.ndarray, box: Sequence[int], color=(255, 0, 0), thickness
     import cv2
 
     thickness = _validate.positive_int("thickness", thickness)
+    color = _validate.rgb("color", color)
     if np.asarray(box).shape != (4,):
         raise ArgumentError(f"box must be 4 numbers [x0, y0, x1, y1]. Received: box={box!r}.")
     out = np.ascontiguousarray(_image(image)).copy()
@@ -208,6 +213,11 @@ def title_band(image: np.ndarray, text: str, height: int = 18, color=(0, 0, 0),
     import cv2
 
     height = _validate.integer("height", height, lo=8)
+    if not isinstance(text, str):
+        raise ArgumentError(f"text must be a string. Received: text={text!r} of type "
+                            f"{type(text).__name__}.")
+    color = _validate.rgb("color", color)
+    background = _validate.integer("background", background, 0, 255)
     image = _image(image)
     band = np.full((height,) + image.shape[1:], background, np.uint8)
     scale = min(height / 30.0, 1.0)
@@ -241,9 +251,11 @@ def peak_in_box(maps: np.ndarray, boxes: np.ndarray) -> np.ndarray:
 
 def blur(m: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian blur of a ``(H, W)`` float map with standard deviation ``sigma`` pixels
-    (``sigma <= 0`` returns the map unchanged)."""
+    (``sigma <= 0`` returns the map unchanged; sigmas over ``4·max(H, W)``, where the blur is
+    already flat, are capped there)."""
     import cv2
 
     sigma = _validate.number("sigma", sigma)
     m = _map2d(m)
+    sigma = min(sigma, 4.0 * max(m.shape))
     return m if sigma <= 0 else cv2.GaussianBlur(m, (0, 0), float(sigma))
