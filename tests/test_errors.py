@@ -111,7 +111,7 @@ ROWS = [
     ("load_image over max_pixels", lambda c: kerasviz.load_image(c.img, max_pixels=10),
      ImageError, "Pass a larger max_pixels"),
     ("load_image size over max_pixels", lambda c: kerasviz.load_image(c.png, size=10**6),
-     ArgumentError, r"size must give at most max_pixels="),
+     ArgumentError, r"size must be at most max_pixels=100000000 pixels.*Received: size=1000000"),
     ("load_image interpolation array", lambda c: kerasviz.load_image(
         c.png, interpolation=np.array([1.0, 2.0])), ArgumentError, "interpolation must be one of"),
     ("load_image background", lambda c: kerasviz.load_image(c.png, background=(0, 0)),

@@ -91,8 +91,9 @@ def load_image(src: Any, size: int | tuple[int, int] | None = None, *,
 def _check_size(size, limit: int) -> tuple[int, int]:
     h, w = _validate.size_hw("size", size)
     if h * w > limit:
-        raise ArgumentError(f"size must give at most max_pixels={limit} pixels. Received: "
-                            f"size={size!r} ({h * w} pixels).")
+        raise ArgumentError(f"size must be at most max_pixels={limit} pixels (height × width). "
+                            f"Received: size={size!r} ({h * w} pixels). Pass a smaller size or "
+                            f"a larger max_pixels.")
     return h, w
 
 
