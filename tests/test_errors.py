@@ -17,6 +17,7 @@ import pytest
 
 import kerasviz
 from kerasviz import imagenet, render
+from kerasviz.apps.demo import run_demo
 from kerasviz.core import images as images_mod
 from kerasviz.core import models as models_mod
 from kerasviz.data import datasets, demo_models
@@ -306,6 +307,7 @@ ROWS = [
     ("sensor_readings kind", lambda c: datasets.sensor_readings(
         [{"kind": "cone", "center": (1, 1)}]), ArgumentError,
      r"obstacle kind must be one of \['disc', 'box'\]"),
+    ("run_demo n_images", lambda c: run_demo(c.tmp / "demo", n_images=0), ArgumentError, r"n_images must be an integer ≥ 1"),
     # --- channel_grid -----------------------------------------------------------------------------
     ("channel_grid cols", lambda c: kerasviz.channel_grid(c.acts, cols=0), ArgumentError,
      "cols must be an integer ≥ 1"),
