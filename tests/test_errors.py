@@ -68,10 +68,11 @@ def ctx(tmp_path_factory):
     exp = Explanation(maps=maps, raw=maps, method="gradcam", target=np.array([0, 1]),
                       images=np.full((2, 16, 16, 3), 100, np.uint8))
     (tmp / "garbage.h5").write_bytes(b"not a model")
+    (tmp / "empty.png").write_bytes(b"")
     png = tmp / "ok.png"
     render.save_png(png, np.zeros((16, 16, 3), np.uint8))
     return SimpleNamespace(
-        tmp=tmp, png=str(png), garbage=tmp / "garbage.h5", model=model, bare=_functional(),
+        tmp=tmp, png=str(png), garbage=tmp / "garbage.h5", empty=tmp / "empty.png", model=model, bare=_functional(),
         subclassed=subclassed, unbuilt=keras.Sequential([keras.layers.Dense(2)]),
         two=_two_inputs(), x=np.random.default_rng(0).random((2, 16, 16, 3)).astype(np.float32),
         u8=np.zeros((2, 16, 16, 3), np.uint8), exp=exp,
@@ -100,6 +101,12 @@ ROWS = [
      r"Cannot read an image from object of type int\. Expected a file path, bytes"),
     ("load_image float out of range", lambda c: kerasviz.load_image(np.full((4, 4, 3), 300.0)),
      ImageError, r"Expected \[0, 1\] or \[0, 255\]"),
+    ("load_image empty file", lambda c: kerasviz.load_image(c.empty), ImageError,
+     r"is empty \(0 bytes\)\. Expected an image file"),
+    ("load_image NaN", lambda c: kerasviz.load_image(np.full((4, 4, 3), np.nan)), ImageError,
+     r"NaN or Inf values\. Expected finite values"),
+    ("load_image zero size", lambda c: kerasviz.load_image(np.zeros((0, 4, 3), np.uint8)),
+     ImageError, r"zero size\. Expected at least 1×1 pixels"),
     ("load_image batch", lambda c: kerasviz.load_image(c.u8), ImageError, "use load_images"),
     ("load_image size 0", lambda c: kerasviz.load_image(c.png, size=0), ArgumentError,
      r"size must be a positive int or a \(height, width\) pair.*Received: size=0"),

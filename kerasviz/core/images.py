@@ -165,7 +165,8 @@ def _read_file(src, limit: int, background) -> np.ndarray:
     else:
         data = bytes(src)
     if not data:
-        raise ImageError(f"Image file {name} is empty (0 bytes).")
+        raise ImageError(f"Image file {name} is empty (0 bytes). Expected an image file; "
+                         f"re-export or re-download it.")
     try:
         with warnings.catch_warnings():  # kerasviz applies its own pixel limit below
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -200,7 +201,7 @@ def _read_with_opencv(data: bytes) -> np.ndarray | None:
 def _pil_to_rgb(pil: Image.Image, name: str, limit: int, background, data: bytes | None = None):
     w, h = pil.size
     if w * h == 0:
-        raise ImageError(f"Image {name} has zero size ({w}×{h}).")
+        raise ImageError(f"Image {name} has zero size ({w}×{h}). Expected at least 1×1 pixels.")
     if w * h > limit:
         raise ImageError(f"Image {name} has {w * h} pixels ({w}×{h}), more than max_pixels="
                          f"{limit}: refused as a possible decompression bomb. Pass a larger "
@@ -229,7 +230,8 @@ def _high_depth(arr: np.ndarray, mode: str, name: str) -> np.ndarray:
     """16-bit or 32-bit single-channel pixels → uint8 (16-bit range 0..65535 scaled by 1/257)."""
     arr = arr.astype(np.float64)
     if not np.isfinite(arr).all():
-        raise ImageError(f"Image {name} (mode {mode}) contains NaN or Inf pixels.")
+        raise ImageError(f"Image {name} (mode {mode}) contains NaN or Inf pixels. Expected "
+                         f"finite pixel values.")
     if mode == "F" and arr.max() <= 1.0 and arr.min() >= 0.0:
         return (arr * 255 + 0.5).astype(np.uint8)
     if arr.min() < 0 or arr.max() > 65535:
@@ -247,14 +249,15 @@ def _array_to_rgb(arr: np.ndarray, background=(255, 255, 255)) -> np.ndarray:
         raise ImageError(f"Expected an image array of shape (H, W), (H, W, 1), (H, W, 3) or "
                          f"(H, W, 4). Received: {name}.{hint}")
     if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise ImageError(f"Image {name} has zero size.")
+        raise ImageError(f"Image {name} has zero size. Expected at least 1×1 pixels.")
     if arr.dtype == np.bool_:
         arr = arr.astype(np.uint8) * 255
     elif arr.dtype == np.uint16:
         arr = (arr.astype(np.float64) / 257.0 + 0.5).astype(np.uint8)
     elif np.issubdtype(arr.dtype, np.floating):
         if not np.isfinite(arr).all():
-            raise ImageError(f"Image {name} contains NaN or Inf values.")
+            raise ImageError(f"Image {name} contains NaN or Inf values. Expected finite values "
+                             f"in [0, 1] or [0, 255].")
         lo, hi = float(arr.min()), float(arr.max())
         if lo < 0 or hi > 255:
             raise ImageError(f"Image {name} has values in [{lo:.4g}, {hi:.4g}]. Expected [0, 1] "
