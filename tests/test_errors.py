@@ -72,8 +72,8 @@ def ctx(tmp_path_factory):
     png = tmp / "ok.png"
     render.save_png(png, np.zeros((16, 16, 3), np.uint8))
     return SimpleNamespace(
-        tmp=tmp, png=str(png), garbage=tmp / "garbage.h5", empty=tmp / "empty.png", model=model, bare=_functional(),
-        subclassed=subclassed, unbuilt=keras.Sequential([keras.layers.Dense(2)]),
+        tmp=tmp, png=str(png), garbage=tmp / "garbage.h5", empty=tmp / "empty.png",
+        model=model, bare=_functional(), subclassed=subclassed, unbuilt=keras.Sequential([keras.layers.Dense(2)]),
         two=_two_inputs(), x=np.random.default_rng(0).random((2, 16, 16, 3)).astype(np.float32),
         u8=np.zeros((2, 16, 16, 3), np.uint8), exp=exp,
         bare_exp=Explanation(maps=maps, raw=maps, method="saliency", target=None),
