@@ -61,9 +61,50 @@ def finite_array(name: str, value: Any) -> np.ndarray:
 def one_of(name: str, value: Any, options: Iterable[str]) -> str:
     """``value`` if it is one of ``options``; otherwise the closest options are named."""
     options = list(options)
-    if value not in options:
+    try:
+        ok = bool(value in options)
+    except (TypeError, ValueError):  # e.g. an array compared with strings
+        ok = False
+    if not ok:
         raise ArgumentError(f"{name} must be one of {options}. Received: {name}={value!r}. "
                             f"{suggest(str(value), options)}")
+    return value
+
+
+def size_hw(name: str, value: Any) -> tuple[int, int]:
+    """``value`` (an int for a square, or a ``(height, width)`` pair) as two ints ≥ 1."""
+    if isinstance(value, (tuple, list, np.ndarray)) and len(value) == 2:
+        try:
+            return integer(name, value[0], lo=1), integer(name, value[1], lo=1)
+        except ArgumentError:
+            pass
+    elif not isinstance(value, (tuple, list, np.ndarray, str, bytes)):
+        try:
+            v = integer(name, value, lo=1)
+            return v, v
+        except ArgumentError:
+            pass
+    raise ArgumentError(f"{name} must be a positive int or a (height, width) pair of positive "
+                        f"ints. Received: {name}={value!r}.")
+
+
+def rgb(name: str, value: Any) -> tuple[int, int, int]:
+    """``value`` as an RGB triple of ints in [0, 255]."""
+    try:
+        out = tuple(integer(name, v, 0, 255) for v in value)
+    except (TypeError, ArgumentError):
+        out = ()
+    if len(out) != 3:
+        raise ArgumentError(f"{name} must be an RGB triple of ints in [0, 255], e.g. (255, 0, 0). "
+                            f"Received: {name}={value!r}.")
+    return out
+
+
+def function(name: str, value: Any) -> Any:
+    """``value`` if it is callable."""
+    if not callable(value):
+        raise ArgumentError(f"{name} must be a callable (a function). Received: {name}={value!r} "
+                            f"of type {type(value).__name__}.")
     return value
 
 

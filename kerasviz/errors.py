@@ -1,21 +1,32 @@
 """Errors raised by kerasviz.
 
 Every error the library raises on purpose derives from :class:`KerasvizError`, and also from
-the built-in class a caller would naturally catch (``ValueError``, ``TypeError``,
-``FileNotFoundError``)::
+the built-in class a caller would naturally catch (``ValueError``, ``FileNotFoundError``,
+``RuntimeError``)::
 
     KerasvizError (Exception)
     ├── BackendError (RuntimeError)       Keras runs on a backend other than TensorFlow
-    ├── ImageError (ValueError)           unreadable, truncated, empty, oversized or invalid image
+    ├── ImageError (ValueError)           an image (file, array, batch) that cannot be read or
+    │                                     used: missing, empty, truncated, oversized, NaN/Inf, wrong
+    │                                     shape / dtype / size for the model, no images at all
     ├── WeightsNotFoundError (FileNotFoundError)   weights file in no cache and not downloadable
-    ├── ModelError (ValueError)           unknown model name, unsafe model file, unknown preprocessing,
-    │                                     model without a conv layer
+    ├── ModelError (ValueError)           a model that cannot be loaded or used: unknown model name,
+    │                                     missing / unsafe / corrupt model file, not a keras.Model,
+    │                                     subclassed or unbuilt model, no conv layer, preprocessing
+    │                                     unknown for raw images
     ├── LayerNotFoundError (ValueError)   unknown layer name / index / pattern
     ├── UnknownClassError (ValueError)    unknown ImageNet / model class name or id
     ├── UnknownMethodError (ValueError)   unknown explanation method
     ├── TargetError (ValueError)          target that does not fit the model's outputs
-    └── ArgumentError (ValueError)        an option out of its valid range (sizes, steps,
-                                          channel / filter indices)
+    └── ArgumentError (ValueError)        any other bad option value: a count, size, index, top-k,
+                                          threshold, alpha, seed, batch size, a name out of a fixed
+                                          set (colormap, interpolation, preprocessing mode), extra
+                                          inputs of the wrong number or shape
+
+Rule of thumb: the error names the *thing* that is wrong (the image, the model, the layer, the
+class, the method, the target); a plain option value that is out of its range or set is an
+:class:`ArgumentError`. Every class is also a ``ValueError`` (``WeightsNotFoundError``: a
+``FileNotFoundError``; ``BackendError``: a ``RuntimeError``), so ``except ValueError`` keeps working.
 
 Messages follow one pattern: what is wrong, what was expected, what was received, and the
 closest valid options (see :func:`closest`).
@@ -35,7 +46,7 @@ class BackendError(KerasvizError, RuntimeError):
 
 
 class ImageError(KerasvizError, ValueError):
-    """An image could not be read or is not a valid picture."""
+    """An image (or batch) could not be read, is not a valid picture, or does not fit the model."""
 
 
 class WeightsNotFoundError(KerasvizError, FileNotFoundError):
@@ -43,7 +54,8 @@ class WeightsNotFoundError(KerasvizError, FileNotFoundError):
 
 
 class ModelError(KerasvizError, ValueError):
-    """A model cannot be loaded or used as asked."""
+    """A model cannot be loaded, or cannot be used as asked (not a built Functional / Sequential
+    ``keras.Model``, no conv layer, unknown preprocessing for raw images)."""
 
 
 class LayerNotFoundError(KerasvizError, ValueError):
@@ -63,7 +75,9 @@ class TargetError(KerasvizError, ValueError):
 
 
 class ArgumentError(KerasvizError, ValueError):
-    """An option value is out of its valid range (a size, a number of steps, an index)."""
+    """An option value is of the wrong type, out of its valid range or not one of its allowed
+    values (a size, a count, a threshold, a name from a fixed set). Raised by
+    :mod:`kerasviz._validate`."""
 
 
 def closest(name: str, options: Iterable[str], n: int = 5) -> list[str]:

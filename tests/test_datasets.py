@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from kerasviz import ImageError, KerasvizError, ModelError
+from kerasviz import ArgumentError, ImageError, ModelError
 
 from kerasviz.data import datasets
 from kerasviz.data.datasets import SENSOR_ANGLES_DEG, SENSOR_NAMES, SHAPE_CLASSES, sensor_readings
@@ -229,19 +229,27 @@ def test_other_size_scales_geometry():
 @pytest.mark.parametrize("fn", [datasets.shapes, datasets.sensors])
 @pytest.mark.parametrize("n", [0, -3, 2.5, "10", True, None])
 def test_bad_n(fn, n):
-    with pytest.raises(ModelError, match="positive integer") as info:
+    with pytest.raises(ArgumentError, match="n must be an integer ≥ 1") as info:
         fn(n)
-    assert isinstance(info.value, ValueError) and isinstance(info.value, KerasvizError)
-    assert repr(n) in str(info.value)
+    # a bad count is an option value: not a model or image problem
+    assert not isinstance(info.value, (ModelError, ImageError))
+    assert f"n={n!r}" in str(info.value)
 
 
 @pytest.mark.parametrize("fn", [datasets.shapes, datasets.sensors])
-@pytest.mark.parametrize("size", [16, 31, 0, 96.0])
+@pytest.mark.parametrize("size", [16, 31, 0, 96.5, "96"])
 def test_bad_size(fn, size):
-    with pytest.raises(ImageError, match=">= 32"):
+    with pytest.raises(ArgumentError, match=f"size must be an integer ≥ 32. Received: size={size!r}"):
         fn(2, size=size)
 
 
+@pytest.mark.parametrize("fn", [datasets.shapes, datasets.sensors])
+@pytest.mark.parametrize("seed", [-1, "abc", 1.5, None])
+def test_bad_seed(fn, seed):
+    with pytest.raises(ArgumentError, match="seed must be an integer ≥ 0"):
+        fn(2, seed=seed)
+
+
 def test_bad_obstacles_option():
-    with pytest.raises(ModelError, match="'left' or 'right'.*'up'"):
+    with pytest.raises(ArgumentError, match=r"obstacles must be one of \['left', 'right'\].*'up'"):
         datasets.sensors(2, obstacles="up")

@@ -154,7 +154,7 @@ def test_two_input_gradcam_matches_tape_and_errors(image_and_vector):
     raw = reference_gradcam(m.inputs, m.get_layer("c2").output, dense.input, [x, meta], [1, 1],
                             to_logits=lambda h: tf.matmul(h, dense.kernel) + dense.bias)
     np.testing.assert_allclose(exp.raw, raw, rtol=1e-4, atol=1e-7)
-    with pytest.raises(kerasviz.ModelError, match="extra_inputs"):
+    with pytest.raises(kerasviz.ArgumentError, match="extra_inputs"):
         kerasviz.explain(m, x, "gradcam")
-    with pytest.raises(kerasviz.ModelError, match="expects shape"):
+    with pytest.raises(kerasviz.ArgumentError, match="expects shape"):
         kerasviz.explain(m, x, "gradcam", extra_inputs=[meta[:1]])

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from kerasviz.core import imagenet
-from kerasviz.errors import KerasvizError, ModelError, UnknownClassError
+from kerasviz.errors import ArgumentError, ModelError, UnknownClassError
 
 DATA = Path(imagenet.__file__).resolve().parents[1] / "data"
 #: MD5 that keras.applications.imagenet_utils.decode_predictions checks on its download.
@@ -189,12 +189,13 @@ def test_search_results_contain_the_word():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"word": "  "}, "Empty search word"),
+    ({"word": "  "}, "non-empty word.*word='  '"),
+    ({"word": None}, "non-empty word.*word=None"),
     ({"word": "cat", "limit": 0}, "limit=0"),
     ({"word": "cat", "limit": True}, "limit=True"),
 ])
 def test_search_errors(kwargs, match):
-    with pytest.raises(UnknownClassError, match=match):
+    with pytest.raises(ArgumentError, match=match):
         imagenet.search(**kwargs)
 
 
@@ -264,27 +265,29 @@ def test_decode_agrees_with_keras(monkeypatch, index, top):
     ([[0.0] * 1000, [0.0] * 999], r"not an array of shape|shape"),
 ])
 def test_decode_shape_errors(preds, match):
-    with pytest.raises(ModelError, match=match):
+    with pytest.raises(ArgumentError, match=match):
         imagenet.decode_predictions(preds)
 
 
 def test_decode_nan_error():
     preds = _random_preds(3)
     preds[1, 5] = np.nan
-    with pytest.raises(ModelError, match=r"NaN in rows \[1\]"):
+    with pytest.raises(ArgumentError, match=r"NaN in rows \[1\]"):
         imagenet.decode_predictions(preds)
 
 
-@pytest.mark.parametrize("top", [0, -1, 1001, 2.0, True, "5", None])
+@pytest.mark.parametrize("top", [0, -1, 1001, 2.5, True, "5", None])
 def test_decode_top_errors(top):
-    with pytest.raises(ModelError, match=r"Invalid top.*\[1, 1000\].*top="):
+    with pytest.raises(ArgumentError, match=r"top must be an integer in \[1, 1000\]\. Received: top="):
         imagenet.decode_predictions(_random_preds(1), top=top)
 
 
-def test_decode_errors_are_value_errors():
-    with pytest.raises(ValueError):
+def test_decode_errors_are_argument_errors_not_model_errors():
+    """Bad predictions are a bad argument, not a model that cannot be used: callers that catch
+    ``ValueError`` still catch them, callers that catch ``ModelError`` (load failures) do not."""
+    with pytest.raises(ValueError) as info:
         imagenet.decode_predictions(np.zeros(5))
-    assert issubclass(ModelError, KerasvizError)
+    assert type(info.value) is ArgumentError and not isinstance(info.value, ModelError)
 
 
 # --- the `kerasviz classes` command -----------------------------------------------------------

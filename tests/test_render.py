@@ -5,6 +5,7 @@ import sys
 import numpy as np
 import pytest
 
+from kerasviz.errors import ArgumentError
 from kerasviz.present import render
 
 
@@ -15,20 +16,13 @@ def test_render_does_not_import_tensorflow():
     assert out.stdout.strip() == "False"
 
 
-def test_normalize_per_map_and_constant_maps():
-    maps = np.stack([np.arange(12.0).reshape(3, 4), np.full((3, 4), 7.0)])
-    out = render.normalize(maps)
-    assert out.dtype == np.float32
-    np.testing.assert_allclose(out[0], np.arange(12.0).reshape(3, 4) / 11.0, rtol=1e-6)
-    np.testing.assert_array_equal(out[1], 0.0)
-
-
 def test_overlay_is_the_stated_blend():
     image = np.full((4, 4, 3), 100, np.uint8)
     m = np.ones((2, 2), np.float32)
     out = render.overlay(image, m, alpha=0.25, colormap="gray")  # gray(1.0) = 255
     np.testing.assert_array_equal(out, np.full((4, 4, 3), round(0.75 * 100 + 0.25 * 255), np.uint8))
-    with pytest.raises(ValueError, match="colormap"):
+    with pytest.raises(ArgumentError, match=r"colormap must be one of \[.*'jet'.*\]. Received: "
+                                             r"colormap='rainbowz'"):
         render.overlay(image, m, colormap="rainbowz")
 
 

@@ -19,8 +19,11 @@ def run_demo(out_dir: str | Path, n_images: int = 4, seed: int = 2024, log=print
     and the saliency of its leftmost sensor; VGG16 on a photo when its weights are cached.
     """
     import kerasviz
+    from kerasviz import _validate
     from kerasviz.data import datasets
 
+    n_images = _validate.positive_int("n_images", n_images)
+    seed = _validate.integer("seed", seed, lo=0)
     start = time.perf_counter()
     rep = Report("kerasviz demo", out_dir)
 

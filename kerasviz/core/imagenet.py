@@ -33,7 +33,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from kerasviz.errors import ModelError, UnknownClassError, suggest
+from kerasviz import _validate
+from kerasviz.errors import ArgumentError, UnknownClassError, suggest
 
 __all__ = [
     "NUM_CLASSES",
@@ -207,15 +208,14 @@ def search(word: str, limit: int | None = 20) -> list[tuple[int, str, list[str]]
         ``[(class_id, keras_short_name, synonyms), ...]``; empty if nothing matches.
 
     Raises:
-        UnknownClassError: ``word`` is empty or ``limit`` is not a positive int.
+        ArgumentError: ``word`` is not a non-empty string or ``limit`` is not a positive int.
     """
-    key = _norm(word)
+    key = _norm(word) if isinstance(word, str) else ""
     if not key:
-        raise UnknownClassError(f"Empty search word. Received: word={word!r}")
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
-                              or limit < 1):
-        raise UnknownClassError(
-            f"Invalid search limit. Expected a positive int or None. Received: limit={limit!r}")
+        raise ArgumentError(f"search needs a non-empty word, e.g. search('cat'). "
+                            f"Received: word={word!r}")
+    if limit is not None:
+        limit = _validate.positive_int("limit", limit)
     word_re = re.compile(rf"(?<![a-z0-9]){re.escape(key)}(?![a-z0-9])")
     prefix_re = re.compile(rf"(?<![a-z0-9]){re.escape(key)}")
     table = _table()
@@ -259,32 +259,29 @@ def decode_predictions(preds: Any, top: int = 5) -> list[list[tuple[str, str, fl
         ``[[("n02123045", "tabby", 0.82), ("n02123159", "tiger_cat", 0.11), ...]]``.
 
     Raises:
-        ModelError: ``preds`` is not a real-valued array of shape ``(N, 1000)``,
+        ArgumentError: ``preds`` is not a real-valued array of shape ``(N, 1000)``,
             contains NaN, or ``top`` is not an int in ``[1, 1000]``.
     """
-    if isinstance(top, bool) or not isinstance(top, (int, np.integer)) \
-            or not 1 <= top <= NUM_CLASSES:
-        raise ModelError(
-            f"Invalid top. Expected an int in [1, {NUM_CLASSES}]. Received: top={top!r}")
+    top = _validate.integer("top", top, 1, NUM_CLASSES)
     try:
         scores = np.asarray(preds)
     except (ValueError, TypeError) as exc:
-        raise ModelError(
+        raise ArgumentError(
             f"Predictions are not an array of shape (N, {NUM_CLASSES}): {exc}") from exc
     if scores.dtype == bool or not (np.issubdtype(scores.dtype, np.integer)
                                     or np.issubdtype(scores.dtype, np.floating)):
-        raise ModelError(
+        raise ArgumentError(
             "Predictions must be real numbers. "
             f"Received: preds with dtype {scores.dtype} and shape {scores.shape}")
     if scores.ndim != 2 or scores.shape[1] != NUM_CLASSES:
         hint = " (one image? pass preds[None])" if scores.shape == (NUM_CLASSES,) else ""
-        raise ModelError(
-            f"Predictions must have shape (N, {NUM_CLASSES}), one row of ImageNet scores "
+        raise ArgumentError(
+            f"preds must be of shape (N, {NUM_CLASSES}), one row of ImageNet scores "
             f"per image{hint}. Received: preds with shape {scores.shape}")
     scores = scores.astype(np.float64, copy=False)
     bad_rows = np.flatnonzero(np.isnan(scores).any(axis=1))
     if bad_rows.size:
-        raise ModelError(
+        raise ArgumentError(
             f"Predictions contain NaN in rows {bad_rows[:10].tolist()}"
             f"{' ...' if bad_rows.size > 10 else ''}. Expected finite scores.")
     table = _table()

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-from kerasviz.errors import ImageError
+from kerasviz import _validate
+from kerasviz.errors import ArgumentError, ImageError
 
 #: Largest image accepted, in pixels (width × height). Larger ones are refused before
 #: decoding as likely decompression bombs. Override per call or with ``KERASVIZ_MAX_PIXELS``.
@@ -61,8 +62,14 @@ def load_image(src: Any, size: int | tuple[int, int] | None = None, *,
     Raises:
         ImageError: missing, empty, unreadable, truncated or non-image file; zero-size image;
             image over ``max_pixels``; array of the wrong shape, dtype or value range.
+        ArgumentError: a bad ``size``, ``max_pixels``, ``background`` or ``interpolation``
+            (checked before the file is read).
     """
-    limit = MAX_PIXELS if max_pixels is None else int(max_pixels)
+    limit = MAX_PIXELS if max_pixels is None else _validate.positive_int("max_pixels", max_pixels)
+    background = _validate.rgb("background", background)
+    if size is not None:
+        _check_size(size, limit)
+    _validate.one_of("interpolation", interpolation, _INTERPOLATIONS)
     if isinstance(src, np.ndarray):
         rgb = _array_to_rgb(src, background)
     elif isinstance(src, Image.Image):
@@ -81,6 +88,15 @@ def load_image(src: Any, size: int | tuple[int, int] | None = None, *,
     return np.ascontiguousarray(rgb)
 
 
+def _check_size(size, limit: int) -> tuple[int, int]:
+    h, w = _validate.size_hw("size", size)
+    if h * w > limit:
+        raise ArgumentError(f"size must be at most max_pixels={limit} pixels (height × width). "
+                            f"Received: size={size!r} ({h * w} pixels). Pass a smaller size or "
+                            f"a larger max_pixels.")
+    return h, w
+
+
 def load_images(srcs: Any, size: int | tuple[int, int] | None = None, **kwargs) -> np.ndarray:
     """Read images as one ``uint8 (N, H, W, 3)`` batch.
 
@@ -90,15 +106,22 @@ def load_images(srcs: Any, size: int | tuple[int, int] | None = None, **kwargs) 
         size: common size; required when the images differ in size.
 
     Raises:
-        ImageError: as :func:`load_image`, naming the failing input; or images of different
-            sizes without ``size``.
+        ImageError: as :func:`load_image`, naming the failing input; no images; or images of
+            different sizes without ``size``.
+        ArgumentError: as :func:`load_image`.
     """
     if isinstance(srcs, np.ndarray) and srcs.ndim == 4:
         srcs = list(srcs)
-    elif isinstance(srcs, (str, Path, bytes, np.ndarray, Image.Image)):
-        srcs = [srcs]
+    elif isinstance(srcs, (list, tuple)):
+        srcs = list(srcs)
+    elif hasattr(srcs, "__iter__") and not isinstance(
+            srcs, (str, Path, bytes, bytearray, np.ndarray, Image.Image, dict)):
+        srcs = list(srcs)  # a generator, e.g. Path.glob(...)
+    else:
+        srcs = [srcs]      # one source; an unreadable object is named by load_image
     if len(srcs) == 0:
-        raise ImageError("No images given. Expected at least one image path or array.")
+        raise ImageError("No images given. Expected at least one image path or array. "
+                         "Received: an empty sequence.")
     images = [load_image(s, size, **kwargs) for s in srcs]
     shapes = {im.shape for im in images}
     if len(shapes) > 1:
@@ -117,14 +140,10 @@ def resize(image: np.ndarray, size: int | tuple[int, int], interpolation: str = 
     """
     import cv2
 
-    h, w = (size, size) if isinstance(size, (int, np.integer)) else tuple(int(s) for s in size)
-    if h <= 0 or w <= 0:
-        raise ImageError(f"Expected a positive size. Received: size={size!r}")
+    h, w = _check_size(size, MAX_PIXELS)
+    _validate.one_of("interpolation", interpolation, _INTERPOLATIONS)
     if image.shape[:2] == (h, w):
         return image
-    if interpolation not in _INTERPOLATIONS:
-        raise ImageError(f"Unknown interpolation. Expected one of {_INTERPOLATIONS}. "
-                         f"Received: interpolation={interpolation!r}")
     shrinking = h * w < image.shape[0] * image.shape[1]
     flag = {"area": cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR, "bilinear": cv2.INTER_LINEAR,
             "bicubic": cv2.INTER_CUBIC, "nearest": cv2.INTER_NEAREST}[interpolation]
@@ -137,14 +156,17 @@ def _read_file(src, limit: int, background) -> np.ndarray:
     if isinstance(src, (str, Path)):
         path = Path(src)
         if not path.exists():
-            raise ImageError(f"Image file {name} does not exist.")
+            raise ImageError(f"Image file {name} does not exist. Expected the path of an existing "
+                             f"image file (PNG, JPEG, TIFF, BMP, GIF or WebP).")
         if path.is_dir():
-            raise ImageError(f"Image path {name} is a folder, not a file.")
+            raise ImageError(f"Image path {name} is a folder, not a file. Expected an image file; "
+                             f"for the images in a folder pass sorted(Path(folder).glob('*.png')).")
         data = path.read_bytes()
     else:
         data = bytes(src)
     if not data:
-        raise ImageError(f"Image file {name} is empty (0 bytes).")
+        raise ImageError(f"Image file {name} is empty (0 bytes). Expected an image file; "
+                         f"re-export or re-download it.")
     try:
         with warnings.catch_warnings():  # kerasviz applies its own pixel limit below
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -179,7 +201,7 @@ def _read_with_opencv(data: bytes) -> np.ndarray | None:
 def _pil_to_rgb(pil: Image.Image, name: str, limit: int, background, data: bytes | None = None):
     w, h = pil.size
     if w * h == 0:
-        raise ImageError(f"Image {name} has zero size ({w}×{h}).")
+        raise ImageError(f"Image {name} has zero size ({w}×{h}). Expected at least 1×1 pixels.")
     if w * h > limit:
         raise ImageError(f"Image {name} has {w * h} pixels ({w}×{h}), more than max_pixels="
                          f"{limit}: refused as a possible decompression bomb. Pass a larger "
@@ -208,7 +230,8 @@ def _high_depth(arr: np.ndarray, mode: str, name: str) -> np.ndarray:
     """16-bit or 32-bit single-channel pixels → uint8 (16-bit range 0..65535 scaled by 1/257)."""
     arr = arr.astype(np.float64)
     if not np.isfinite(arr).all():
-        raise ImageError(f"Image {name} (mode {mode}) contains NaN or Inf pixels.")
+        raise ImageError(f"Image {name} (mode {mode}) contains NaN or Inf pixels. Expected "
+                         f"finite pixel values.")
     if mode == "F" and arr.max() <= 1.0 and arr.min() >= 0.0:
         return (arr * 255 + 0.5).astype(np.uint8)
     if arr.min() < 0 or arr.max() > 65535:
@@ -226,14 +249,15 @@ def _array_to_rgb(arr: np.ndarray, background=(255, 255, 255)) -> np.ndarray:
         raise ImageError(f"Expected an image array of shape (H, W), (H, W, 1), (H, W, 3) or "
                          f"(H, W, 4). Received: {name}.{hint}")
     if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise ImageError(f"Image {name} has zero size.")
+        raise ImageError(f"Image {name} has zero size. Expected at least 1×1 pixels.")
     if arr.dtype == np.bool_:
         arr = arr.astype(np.uint8) * 255
     elif arr.dtype == np.uint16:
         arr = (arr.astype(np.float64) / 257.0 + 0.5).astype(np.uint8)
     elif np.issubdtype(arr.dtype, np.floating):
         if not np.isfinite(arr).all():
-            raise ImageError(f"Image {name} contains NaN or Inf values.")
+            raise ImageError(f"Image {name} contains NaN or Inf values. Expected finite values "
+                             f"in [0, 1] or [0, 255].")
         lo, hi = float(arr.min()), float(arr.max())
         if lo < 0 or hi > 255:
             raise ImageError(f"Image {name} has values in [{lo:.4g}, {hi:.4g}]. Expected [0, 1] "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -18,9 +19,10 @@ from typing import Any, Callable
 
 import numpy as np
 
+from kerasviz import _validate
 from kerasviz._caches import model_cache
 from kerasviz._keras_compat import routed_get_file
-from kerasviz.errors import ImageError, ModelError, WeightsNotFoundError, suggest
+from kerasviz.errors import ArgumentError, ImageError, ModelError, WeightsNotFoundError, suggest
 
 REPO_WEIGHTS_CACHE = Path(__file__).resolve().parents[2] / "weights_cache"
 
@@ -66,6 +68,9 @@ APPLICATIONS: dict[str, AppSpec] = {
     "efficientnetb0": AppSpec("EfficientNetB0", "efficientnet", "none"),
 }
 
+#: the ``mode`` values :func:`deprocess_input` accepts
+PREPROCESSING_MODES = ("caffe", "tf", "torch", "unit", "none")
+
 _CAFFE_MEAN_BGR = np.array([103.939, 116.779, 123.68], np.float32)
 _TORCH_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 _TORCH_STD = np.array([0.229, 0.224, 0.225], np.float32)
@@ -81,7 +86,11 @@ def deprocess_input(x: Any, mode: str) -> np.ndarray:
 
     Returns:
         ``uint8`` RGB array of the same shape.
+
+    Raises:
+        ArgumentError: unknown ``mode``.
     """
+    _validate.one_of("mode", mode, PREPROCESSING_MODES)
     x = np.asarray(x, np.float32)
     if mode == "caffe":
         x = (x + _CAFFE_MEAN_BGR)[..., ::-1]
@@ -91,18 +100,48 @@ def deprocess_input(x: Any, mode: str) -> np.ndarray:
         x = (x * _TORCH_STD + _TORCH_MEAN) * 255.0
     elif mode == "unit":
         x = x * 255.0
-    elif mode != "none":
-        raise ModelError(f"Unknown preprocessing mode. Expected one of ['caffe', 'tf', 'torch', "
-                         f"'unit', 'none']. Received: mode={mode!r}")
     return np.clip(x + 0.5, 0, 255).astype(np.uint8)
 
 
 _INFO = model_cache()
 
 
+def check_model(model, *, graph: bool = False, what: str = "kerasviz") -> None:
+    """Raise :class:`ModelError` unless ``model`` is a ``keras.Model`` (with ``graph=True``: a
+    built Functional or Sequential one, whose layers kerasviz can replay). Cheap: touches no
+    TensorFlow and no model internals, so it runs before anything else looks at the model."""
+    keras = sys.modules.get("keras")  # not imported yet: the object cannot be a keras.Model
+    if keras is None or not isinstance(model, keras.Model):
+        hint = " Load one with kerasviz.load_model(name_or_path)." if isinstance(
+            model, (str, Path)) else ""
+        raise ModelError(f"{what} needs a keras.Model. Received: model={model!r:.80} of type "
+                         f"{type(model).__name__}.{hint}")
+    if not graph:
+        return
+    from kerasviz._keras_compat import is_graph_model
+
+    if not is_graph_model(model):
+        raise ModelError(
+            f"Model {model.name!r} of type {type(model).__name__} is a subclassed model; kerasviz "
+            f"needs a Functional or Sequential model whose layers it can reach. Wrap it: "
+            f"inputs = keras.Input(shape); model = keras.Model(inputs, your_model(inputs)).")
+    try:
+        built = bool(list(model.inputs))
+    except (AttributeError, ValueError):
+        built = False
+    if not built:
+        raise ModelError(f"Model {model.name!r} is not built: it has no defined input. Give it "
+                         f"an input shape (keras.Input(shape=...)) or call it on a batch first.")
+
+
 def model_info(model) -> ModelInfo:
     """What kerasviz knows about ``model`` (recorded by :func:`load_model`); a bare ModelInfo
-    with the model's input size for models it has not seen."""
+    with the model's input size for models it has not seen.
+
+    Raises:
+        ModelError: ``model`` is not a ``keras.Model``.
+    """
+    check_model(model, what="model_info")
     if model in _INFO:
         return _INFO[model]
     return ModelInfo(name=model.name, input_size=model_input_size(model))
@@ -155,9 +194,22 @@ def load_model(name_or_path: Any, weights: Any = "imagenet", *, include_top: boo
     Raises:
         WeightsNotFoundError: ImageNet weights in no cache folder and not downloadable.
         ModelError: unknown name, missing file, or a file refused by safe mode.
+        ArgumentError: ``preprocess`` not callable, ``class_names`` not ``"imagenet"`` or a list
+            of names, ``name_or_path`` neither a name, a path nor a model.
     """
     import keras
 
+    if preprocess is not None:
+        _validate.function("preprocess", preprocess)
+    if class_names is not None and class_names != "imagenet" and (
+            isinstance(class_names, (str, bytes)) or not hasattr(class_names, "__len__")):
+        raise ArgumentError(f"class_names must be 'imagenet' or a list of names, one per output "
+                            f"unit. Received: class_names={class_names!r}.")
+    if not isinstance(name_or_path, (str, os.PathLike, keras.Model)):
+        raise ArgumentError(
+            f"load_model needs a model name, a .keras/.h5 path or a keras.Model. Received: "
+            f"name_or_path={name_or_path!r:.80} of type {type(name_or_path).__name__}. "
+            f"Available names: {available_models()}.")
     if isinstance(name_or_path, keras.Model):
         model = name_or_path
         known = model_info(model)
@@ -187,11 +239,16 @@ def _load_demo(name: str):
                           class_names=tuple(spec.output_names), task=spec.task)
 
 
+_FILE_HINT = ("Expected a .keras or .h5 file written by model.save(path) in Keras 3, with "
+              "built-in layers only (custom classes cannot be loaded by name).")
+
+
 def _load_file(path: Path, safe_mode: bool, preprocess, class_names):
     import keras
 
     if not path.exists():
-        raise ModelError(f"Model file '{path}' does not exist.")
+        raise ModelError(f"Model file '{path}' does not exist. Expected an existing .keras/.h5 file "
+                         f"or a model name: {available_models()}.")
     try:
         model = keras.models.load_model(path, compile=False, safe_mode=safe_mode)
     except ValueError as exc:
@@ -200,9 +257,9 @@ def _load_file(path: Path, safe_mode: bool, preprocess, class_names):
                 f"Refused to load '{path}': it contains a Lambda layer (arbitrary Python code), "
                 f"which Keras' safe mode blocks. If you trust the file, load it with "
                 f"kerasviz.load_model(path, safe_mode=False) (CLI: --unsafe).") from None
-        raise ModelError(f"Could not load model file '{path}': {exc}") from None
-    except OSError as exc:
-        raise ModelError(f"Could not read model file '{path}': {exc}") from None
+        raise ModelError(f"Could not load model file '{path}': {exc} {_FILE_HINT}") from None
+    except (OSError, TypeError, KeyError) as exc:  # unreadable file, unknown custom layer class
+        raise ModelError(f"Could not read model file '{path}': {exc} {_FILE_HINT}") from None
     return register_model(model, name=path.stem, preprocess=preprocess, class_names=class_names)
 
 
@@ -258,6 +315,9 @@ def _load_application(name: str, weights, include_top: bool, input_shape, **kwar
 
     spec = APPLICATIONS[name]
     constructor = getattr(keras.applications, spec.constructor)
+    if weights is not None and not isinstance(weights, (str, os.PathLike)):
+        raise ArgumentError(f"weights must be 'imagenet', None or the path of a weights file. "
+                            f"Received: weights={weights!r:.60} of type {type(weights).__name__}.")
     if weights is not None and weights != "imagenet" and not Path(str(weights)).is_file():
         raise WeightsNotFoundError(f"Weights file '{weights}' does not exist. Expected "
                                    f"weights='imagenet', None or an existing file.")
@@ -279,8 +339,9 @@ def fetch_weights(name: str, include_top: bool = True) -> Path:
     Keras' own downloader and hash check (needs internet). Returns the file's path."""
     import keras
 
-    if name not in APPLICATIONS:
-        raise ModelError(f"Unknown application {name!r}. {suggest(name, APPLICATIONS)}")
+    if not isinstance(name, str) or name not in APPLICATIONS:
+        raise ModelError(f"Unknown application. Expected one of {sorted(APPLICATIONS)}. "
+                         f"Received: {name!r}. {suggest(str(name), APPLICATIONS)}")
     fetched: list[str] = []
 
     def fetch(original, fname, origin, **kwargs):
@@ -316,12 +377,16 @@ def preprocess(model, images: Any, *, preprocess: Callable | None = None) -> np.
         ``float32 (N, H, W, C)`` model input.
 
     Raises:
-        ImageError: bad images, NaN/Inf in a float batch, or a batch of the wrong size.
-        ModelError: raw images for a model whose preprocessing kerasviz does not know.
+        ImageError: bad images, no images, NaN/Inf in a float batch, or a batch of the wrong size.
+        ModelError: ``model`` is not a ``keras.Model``, or raw images for a model whose
+            preprocessing kerasviz does not know.
+        ArgumentError: ``preprocess`` is not callable.
     """
     from kerasviz.core.images import as_uint8_batch
 
     info = model_info(model)
+    if preprocess is not None:
+        _validate.function("preprocess", preprocess)
     if isinstance(images, np.ndarray) and np.issubdtype(images.dtype, np.floating) \
             or _is_tensor(images):
         x = np.asarray(images, np.float32)
@@ -359,8 +424,12 @@ def _is_tensor(x) -> bool:
 def _check_batch(model, x: np.ndarray) -> None:
     if x.ndim != 4:
         raise ImageError(f"Expected a batch of shape (N, H, W, C). Received: shape {x.shape}.")
+    if x.shape[0] == 0:
+        raise ImageError(f"No images given. Expected a batch of at least one image. Received: "
+                         f"a batch of shape {x.shape}.")
     if not np.isfinite(x).all():
-        raise ImageError("The input batch contains NaN or Inf values.")
+        raise ImageError("The input batch contains NaN or Inf values. Expected finite, preprocessed "
+                         "model input (or pass uint8 images to have them preprocessed).")
     try:
         want = tuple(model.inputs[0].shape)[1:]
     except (AttributeError, IndexError, ValueError):
@@ -372,5 +441,6 @@ def _check_batch(model, x: np.ndarray) -> None:
 
 
 __all__ = ["ModelInfo", "APPLICATIONS", "load_model", "model_info", "register_model", "preprocess",
-           "deprocess", "deprocess_input", "fetch_weights", "weights_dirs", "available_models"]
+           "deprocess", "deprocess_input", "fetch_weights", "weights_dirs", "available_models",
+           "check_model", "PREPROCESSING_MODES"]
 

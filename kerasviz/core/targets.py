@@ -68,6 +68,12 @@ class Output:
     index_or_name: int | str = 0
     unit: Any = None
 
+    def __post_init__(self):
+        if not (_is_int(self.index_or_name) or isinstance(self.index_or_name, str)):
+            raise TargetError(f"Output needs an output index (int) or an output name (str). "
+                              f"Received: Output({self.index_or_name!r}) of type "
+                              f"{type(self.index_or_name).__name__}.")
+
 
 @dataclass(frozen=True)
 class Target:
@@ -137,12 +143,6 @@ class Target:
         labels = tuple(self._labeler(int(u)) for u in units) if self._labeler else self.labels
         desc = self.description.split(":")[0] + ": " + ", ".join(dict.fromkeys(labels))
         return replace(self, units=units, labels=labels, description=desc)
-
-    def chunk(self, start: int, stop: int) -> "Target":
-        """The same target for images ``start:stop`` of the batch."""
-        if self.units is None:
-            return self
-        return replace(self, units=self.units[start:stop], labels=self.labels[start:stop])
 
 
 def _as_2d(out):
@@ -291,7 +291,15 @@ def as_target(model, target: Any = None, n: int | None = None, *,
     Raises:
         TargetError: bad output index / name, unit out of range, or a list of the wrong length.
         UnknownClassError: unknown class name; the message lists the closest names.
+        ModelError: ``model`` is not a built Functional / Sequential ``keras.Model``.
+        ArgumentError: ``n`` is not a positive int.
     """
+    from kerasviz import _validate
+    from kerasviz.core.models import check_model
+
+    check_model(model, graph=True, what="as_target")
+    if n is not None:
+        n = _validate.positive_int("n", n)
     units_all = _output_units(model)
     single = len(units_all) == 1
     if callable(target) and not isinstance(target, (Output, str)):

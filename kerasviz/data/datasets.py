@@ -23,7 +23,7 @@ from typing import NamedTuple, Sequence
 import cv2
 import numpy as np
 
-from kerasviz.errors import ImageError, ModelError
+from kerasviz import _validate
 
 SHAPE_CLASSES: tuple[str, ...] = ("circle", "square", "triangle", "star", "cross")
 SENSOR_NAMES: tuple[str, ...] = ("left", "front_left", "front", "front_right", "right")
@@ -75,17 +75,10 @@ class Sensors(NamedTuple):
 
 # ----------------------------------------------------------------------------- argument checks
 
-def _check_n(n) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
-        raise ModelError(f"Invalid number of images. Expected a positive integer. Received: n={n!r}")
-    return int(n)
-
-
-def _check_size(size) -> int:
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < MIN_SIZE:
-        raise ImageError(f"Invalid image size. Expected an integer >= {MIN_SIZE} (pixels per side). "
-                         f"Received: size={size!r}")
-    return int(size)
+def _check(n, seed, size) -> tuple[int, int, int]:
+    """The number of images, the seed and the image side, checked (ArgumentError)."""
+    return (_validate.positive_int("n", n), _validate.integer("seed", seed, lo=0),
+            _validate.integer("size", size, lo=MIN_SIZE))
 
 
 # ----------------------------------------------------------------------------- textures
@@ -174,7 +167,7 @@ def _shape_polygon(kind: str, cx: float, cy: float, r: float, angle: float) -> n
         t = np.arctan2(base[:, 1], base[:, 0]) + angle
         rad = np.hypot(base[:, 0], base[:, 1])
     else:  # pragma: no cover - guarded by SHAPE_CLASSES
-        raise ModelError(f"Unknown shape {kind!r}. Expected one of {SHAPE_CLASSES}.")
+        _validate.one_of("kind", kind, SHAPE_CLASSES)
     return np.stack([cx + rad * np.cos(t), cy + rad * np.sin(t)], axis=1)
 
 
@@ -208,10 +201,10 @@ def shapes(n: int, seed: int = 0, size: int = 96) -> Shapes:
         :class:`Shapes` ``(images uint8 (n, size, size, 3), labels int64 (n,), boxes int32 (n, 4))``.
 
     Raises:
-        ModelError: ``n`` is not a positive integer.
-        ImageError: ``size`` is not an integer >= 32.
+        ArgumentError: ``n`` is not a positive integer, ``seed`` not an integer >= 0 or ``size``
+            not an integer >= 32.
     """
-    n, size = _check_n(n), _check_size(size)
+    n, seed, size = _check(n, seed, size)
     rng = np.random.default_rng([seed, 1])
     k = len(SHAPE_CLASSES)
     labels = rng.permutation(np.arange(n) % k).astype(np.int64)
@@ -270,7 +263,8 @@ def _ray_distance(origin, direction, ob: dict) -> float:
         if t0 > t1 or t1 < 0:
             return math.inf
         return max(t0, 0.0)
-    raise ModelError(f"Unknown obstacle kind. Expected 'disc' or 'box'. Received: {ob['kind']!r}")
+    _validate.one_of("obstacle kind", ob["kind"], ["disc", "box"])
+    return math.inf  # not reached
 
 
 def sensor_readings(obstacles: Sequence[dict], size: int = 96, *, origin=None,
@@ -406,13 +400,12 @@ def sensors(n: int, seed: int = 0, size: int = 96, obstacles: str | None = None)
         scenes list of n dicts)``.
 
     Raises:
-        ModelError: ``n`` is not a positive integer or ``obstacles`` is not None/"left"/"right".
-        ImageError: ``size`` is not an integer >= 32.
+        ArgumentError: ``n`` is not a positive integer, ``seed`` not an integer >= 0, ``size``
+            not an integer >= 32, or ``obstacles`` not None, ``"left"`` or ``"right"``.
     """
-    n, size = _check_n(n), _check_size(size)
-    if obstacles not in (None, "left", "right"):
-        raise ModelError(f"Invalid obstacles option. Expected None, 'left' or 'right'. "
-                         f"Received: obstacles={obstacles!r}")
+    n, seed, size = _check(n, seed, size)
+    if obstacles is not None:
+        _validate.one_of("obstacles", obstacles, ["left", "right"])
     rng = np.random.default_rng([seed, 2])
     geo = _scene_geometry(size)
     images = np.empty((n, size, size, 3), np.uint8)

@@ -21,7 +21,7 @@ from typing import Any, Callable
 import numpy as np
 
 from kerasviz.data.datasets import SENSOR_NAMES, SHAPE_CLASSES
-from kerasviz.errors import ModelError
+from kerasviz.errors import ModelError, suggest
 
 DATA_DIR = Path(__file__).resolve().parent
 METRICS_FILE = DATA_DIR / "demo_models.json"
@@ -146,7 +146,7 @@ def weights_path(name: str) -> Path:
 def _spec(name: str) -> DemoSpec:
     if name not in DEMO_MODELS:
         raise ModelError(f"Unknown demo model. Expected one of {sorted(DEMO_MODELS)}. "
-                         f"Received: {name!r}")
+                         f"Received: {name!r}. {suggest(str(name), sorted(DEMO_MODELS))}")
     return DEMO_MODELS[name]
 
 

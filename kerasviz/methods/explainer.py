@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from kerasviz.errors import ArgumentError
+from kerasviz import _validate
+from kerasviz.errors import ArgumentError, ImageError
 from kerasviz.present.explanation import Explanation
 
 
@@ -68,10 +69,11 @@ def explain(model, images: Any, method: str = "gradcam", target: Any = None, lay
     Raises:
         UnknownMethodError: unknown method (closest names listed).
         ArgumentError: unknown option (closest names listed), an option value out of its range
-            (the option, its valid range and the value are named), bad ``smooth`` settings.
-        ImageError: unreadable images, wrong input size, NaN/Inf in a float batch.
-        ModelError: no conv layer for a CAM method, unknown preprocessing for raw images,
-            subclassed model, ``cam`` without a GAP → Dense head.
+            (the option, its valid range and the value are named), bad ``smooth`` settings,
+            a bad ``batch_size``, ``preprocess`` or ``extra_inputs``.
+        ImageError: unreadable images, no images, wrong input size, NaN/Inf in a float batch.
+        ModelError: not a keras.Model, a subclassed or unbuilt model, no conv layer for a CAM
+            method, unknown preprocessing for raw images, ``cam`` without a GAP → Dense head.
         LayerNotFoundError: unknown layer (closest paths listed).
         TargetError, UnknownClassError: a target that does not fit the model.
     """
@@ -88,9 +90,8 @@ def explain(model, images: Any, method: str = "gradcam", target: Any = None, lay
                                 f"Received: smooth={smooth!r}.")
         m = registry.smooth(m, **smooth)
     opts = m.check(options)
-    if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
-        raise ArgumentError(f"Expected batch_size to be a positive int. Received: "
-                                 f"batch_size={batch_size!r}")
+    if batch_size is not None:
+        batch_size = _validate.positive_int("batch_size", batch_size)
     x, shown = _inputs(model, images, preprocess)
     extra = _extra_inputs(model, extra_inputs, len(x))
     tgt = as_target(model, target, len(x))
@@ -112,14 +113,13 @@ def explain(model, images: Any, method: str = "gradcam", target: Any = None, lay
 
 
 def _extra_inputs(model, extra, n: int) -> list[np.ndarray]:
-    """Validate the non-image inputs of a multi-input model: ``n`` rows each, in input order."""
-    from kerasviz.errors import ModelError
-
-    others = list(getattr(model, "inputs", None) or [])[1:]
+    """Validate the non-image inputs of a multi-input model: ``n`` rows each, in input order.
+    Raises :class:`ArgumentError` (a wrong number of arrays, a wrong shape or non-numbers)."""
+    others = list(model.inputs)[1:]
     extra = [] if extra is None else list(extra) if isinstance(extra, (list, tuple)) else [extra]
     if len(extra) != len(others):
         names = [t.name for t in others]
-        raise ModelError(
+        raise ArgumentError(
             f"Model {model.name!r} has {len(others) + 1} inputs: the image first, then {names}. "
             f"Expected extra_inputs= a list of {len(others)} array(s) (one row per image). "
             f"Received: {len(extra)}." if others else
@@ -127,21 +127,46 @@ def _extra_inputs(model, extra, n: int) -> list[np.ndarray]:
             f"{len(extra)} array(s).")
     out = []
     for t, e in zip(others, extra):
-        e = np.asarray(e)
         want = tuple(t.shape[1:])
-        if e.shape[0] != n or len(e.shape) != len(want) + 1 or any(
+        expected = f"(N={n}, {', '.join(map(str, want))})".replace(", )", ")")
+        dtype = t.dtype if isinstance(t.dtype, str) else "float32"
+        try:
+            e = np.asarray(e).astype(dtype)
+        except (TypeError, ValueError):
+            raise ArgumentError(f"Input {t.name!r} expects numbers of shape {expected}. Received: "
+                                f"extra input {_short(e)}.") from None
+        if e.ndim != len(want) + 1 or e.shape[0] != n or any(
                 w is not None and w != g for w, g in zip(want, e.shape[1:])):
-            raise ModelError(f"Input {t.name!r} expects shape (N={n}, {', '.join(map(str, want))}). "
-                             f"Received: extra input of shape {e.shape}.")
-        out.append(e.astype(t.dtype if isinstance(t.dtype, str) else "float32"))
+            raise ArgumentError(f"Input {t.name!r} expects shape {expected}, one row per image. "
+                                f"Received: extra input of shape {e.shape}.")
+        if e.dtype.kind == "f" and not np.isfinite(e).all():
+            raise ArgumentError(f"Input {t.name!r} contains NaN or Inf. Expected finite numbers.")
+        out.append(e)
     return out
 
 
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _inputs(model, images, preprocess) -> tuple[np.ndarray, np.ndarray | None]:
-    """Model input ``float32 (N, H, W, C)`` and display images ``uint8 (N, H, W, 3)`` (or None)."""
+    """Model input ``float32 (N, H, W, C)`` and display images ``uint8 (N, H, W, 3)`` (or None).
+
+    The model is checked first (a built Functional / Sequential ``keras.Model``, else
+    :class:`ModelError`) before anything reads its internals, then ``preprocess`` (callable), then
+    the images (:class:`ImageError`; an empty batch included). No TensorFlow work happens here.
+    """
     from kerasviz.core import models
     from kerasviz.core.images import as_uint8_batch
 
+    models.check_model(model, graph=True, what="explain")
+    if preprocess is not None:
+        _validate.function("preprocess", preprocess)
+    if images is None:
+        raise ImageError("explain needs images: a file path, a list of paths, a uint8 array "
+                         "(H, W, 3) / (N, H, W, 3) or a preprocessed float batch. Received: "
+                         "images=None.")
     is_float = (isinstance(images, np.ndarray) and np.issubdtype(images.dtype, np.floating)) \
         or models._is_tensor(images)
     if is_float:

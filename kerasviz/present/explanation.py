@@ -10,8 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from kerasviz.present import render
+from kerasviz import _validate
 from kerasviz.errors import ImageError
+from kerasviz.present import render
 
 
 #: Default ``threshold`` of :meth:`Explanation.boxes` and :meth:`Explanation.crop`: a region is
@@ -104,7 +105,12 @@ class Explanation:
 
         Returns:
             ``uint8 (N, H', W', 3)``.
+
+        Raises:
+            ArgumentError: ``alpha`` outside [0, 1] or an unknown colormap.
+            ImageError: no display images, or not one image per map.
         """
+        alpha, colormap = render.check_alpha(alpha), render.check_colormap(colormap)
         images = self._images(images)
         return np.stack([render.overlay(im, m, alpha, colormap) for im, m in zip(images, self.maps)])
 
@@ -113,9 +119,13 @@ class Explanation:
 
         ``smooth=None`` picks 0 for CAM maps (already smooth) and ``max(H, W) / 16`` for pixel
         maps, which are too sparse to threshold as they are (a few isolated pixels would pass).
+
+        Raises:
+            ArgumentError: ``smooth`` is not a number ≥ 0.
         """
         if smooth is None:
             smooth = 0.0 if self.family == "cam" else max(self.maps.shape[1:]) / 16
+        smooth = _validate.number("smooth", smooth, lo=0.0)
         return np.stack([render.blur(m, smooth) for m in self.maps])
 
     def boxes(self, threshold: float = REGION_THRESHOLD, smooth: float | None = None) -> np.ndarray:
@@ -125,7 +135,11 @@ class Explanation:
 
         Returns:
             ``int32 (N, 4)`` ``[x0, y0, x1, y1]`` in input pixels, ``x1``/``y1`` exclusive.
+
+        Raises:
+            ArgumentError: ``threshold`` outside [0, 1] or ``smooth`` < 0.
         """
+        threshold = render.check_threshold(threshold)
         return np.stack([render.box_from_map(m, threshold)
                          for m in self.region_maps(smooth)]).astype(np.int32)
 
@@ -137,7 +151,12 @@ class Explanation:
             ``(masked, regions)``: ``uint8 (N, H, W, 3)`` images with pixels where
             ``map < threshold · max`` set to black, and a list of N ``uint8 (h_i, w_i, 3)`` crops
             to :meth:`boxes`.
+
+        Raises:
+            ArgumentError: ``threshold`` outside [0, 1] or ``smooth`` < 0.
+            ImageError: no display images, or not one image per map.
         """
+        threshold = render.check_threshold(threshold)
         images = self._images(images)
         pairs = [render.crop(im, m, threshold) for im, m in zip(images, self.region_maps(smooth))]
         return np.stack([p[0] for p in pairs]), [p[1] for p in pairs]
@@ -147,6 +166,8 @@ class Explanation:
         (the bare maps when there are no display images)."""
         import matplotlib.pyplot as plt
 
+        cols = _validate.positive_int("cols", cols)
+        alpha, colormap = render.check_alpha(alpha), render.check_colormap(colormap)
         if images is None and self.images is None:
             pics = np.stack([render.colorize(m, colormap) for m in self.maps])
         else:

@@ -10,19 +10,49 @@ from typing import Sequence
 
 import numpy as np
 
+from kerasviz import _validate
+from kerasviz.errors import ArgumentError, ImageError
+
 _CV2_COLORMAPS = {"jet": 2, "turbo": 20, "viridis": 16, "inferno": 14, "magma": 13, "hot": 11,
                   "gray": None}
+#: colormap names :func:`colorize` accepts
+COLORMAPS: tuple[str, ...] = tuple(_CV2_COLORMAPS)
 
 
-def normalize(maps: np.ndarray, axis: tuple[int, ...] | None = None) -> np.ndarray:
-    """Min-max scale to [0, 1] over ``axis`` (per map for a batch ``(N, H, W)`` by default).
-    A constant map becomes all zeros."""
-    maps = np.asarray(maps, np.float32)
-    if axis is None:
-        axis = tuple(range(1, maps.ndim)) if maps.ndim >= 3 else tuple(range(maps.ndim))
-    lo = maps.min(axis=axis, keepdims=True)
-    span = maps.max(axis=axis, keepdims=True) - lo
-    return np.where(span > 0, (maps - lo) / np.where(span > 0, span, 1), 0).astype(np.float32)
+def _map2d(m, name: str = "map") -> np.ndarray:
+    try:
+        m = np.asarray(m, np.float32)
+    except (TypeError, ValueError):
+        raise ArgumentError(f"{name} must be a 2-D (H, W) array of numbers. Received: "
+                            f"{name} of type {type(m).__name__}.") from None
+    if m.ndim != 2 or 0 in m.shape:
+        raise ArgumentError(f"{name} must be one 2-D (H, W) map. Received: {name} of shape "
+                            f"{m.shape}. For a batch pass maps[i].")
+    return m
+
+
+def _image(image) -> np.ndarray:
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] != 3 or 0 in image.shape:
+        raise ImageError(f"Expected one uint8 RGB image of shape (H, W, 3). Received: an array of "
+                         f"shape {image.shape}. For a batch pass images[i].")
+    return image
+
+
+def check_colormap(colormap: str) -> str:
+    """``colormap`` if it is one of :data:`COLORMAPS`, else :class:`ArgumentError`."""
+    return _validate.one_of("colormap", colormap, COLORMAPS)
+
+
+def check_alpha(alpha: float) -> float:
+    """``alpha`` (heatmap weight) as a float in [0, 1], else :class:`ArgumentError`."""
+    return _validate.number("alpha", alpha, 0.0, 1.0)
+
+
+def check_threshold(threshold: float) -> float:
+    """``threshold`` (fraction of a map's maximum) as a float in [0, 1], else
+    :class:`ArgumentError`."""
+    return _validate.number("threshold", threshold, 0.0, 1.0)
 
 
 def to_uint8(x: np.ndarray) -> np.ndarray:
@@ -34,21 +64,24 @@ def resize_map(m: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Bilinear resize of a ``(h, w)`` float map to ``size = (H, W)``."""
     import cv2
 
-    m = np.asarray(m, np.float32)
-    if m.shape[:2] == tuple(size):
+    m = _map2d(m)
+    size = _validate.size_hw("size", size)
+    if m.shape == size:
         return m
     return cv2.resize(m, (int(size[1]), int(size[0])), interpolation=cv2.INTER_LINEAR)
 
 
 def colorize(m: np.ndarray, colormap: str = "jet") -> np.ndarray:
     """``(H, W)`` map in [0, 1] → ``uint8 (H, W, 3)`` RGB through an OpenCV colormap
-    (``jet``, ``turbo``, ``viridis``, ``inferno``, ``magma``, ``hot``, ``gray``)."""
+    (``jet``, ``turbo``, ``viridis``, ``inferno``, ``magma``, ``hot``, ``gray``).
+
+    Raises:
+        ArgumentError: unknown colormap, or ``m`` is not 2-D.
+    """
     import cv2
 
-    if colormap not in _CV2_COLORMAPS:
-        raise ValueError(f"Unknown colormap. Expected one of {list(_CV2_COLORMAPS)}. "
-                         f"Received: colormap={colormap!r}")
-    u8 = to_uint8(m)
+    check_colormap(colormap)
+    u8 = to_uint8(_map2d(m))
     if _CV2_COLORMAPS[colormap] is None:
         return np.repeat(u8[..., None], 3, axis=2)
     return cv2.applyColorMap(u8, _CV2_COLORMAPS[colormap])[..., ::-1].copy()
@@ -63,7 +96,14 @@ def overlay(image: np.ndarray, m: np.ndarray, alpha: float = 0.4, colormap: str 
 
     Returns:
         ``uint8 (H, W, 3)``.
+
+    Raises:
+        ArgumentError: ``alpha`` outside [0, 1], unknown colormap, ``m`` not 2-D.
+        ImageError: ``image`` is not ``(H, W, 3)``.
     """
+    alpha = check_alpha(alpha)
+    check_colormap(colormap)
+    image = _image(image)
     heat = colorize(resize_map(m, image.shape[:2]), colormap).astype(np.float32)
     out = (1 - alpha) * image.astype(np.float32) + alpha * heat
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
@@ -72,10 +112,11 @@ def overlay(image: np.ndarray, m: np.ndarray, alpha: float = 0.4, colormap: str 
 def box_from_map(m: np.ndarray, threshold: float = 0.5) -> np.ndarray:
     """Bounding box ``int32 [x0, y0, x1, y1]`` (x1, y1 exclusive) of the largest connected
     region where ``map >= threshold``, the region holding the map's maximum preferred.
-    An all-zero map gives the whole image."""
+    An all-zero map gives the whole image. ``threshold`` is in [0, 1] (ArgumentError otherwise)."""
     import cv2
 
-    m = np.asarray(m, np.float32)
+    threshold = check_threshold(threshold)
+    m = _map2d(m)
     mask = (m >= threshold * m.max()).astype(np.uint8) if m.max() > 0 else np.ones_like(m, np.uint8)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     peak = labels[np.unravel_index(np.argmax(m), m.shape)]
@@ -90,7 +131,13 @@ def crop(image: np.ndarray, m: np.ndarray, threshold: float = 0.5) -> tuple[np.n
     Returns:
         ``(masked, cropped)``: the image with pixels where ``map < threshold`` darkened to black
         ``uint8 (H, W, 3)``, and the image cropped to :func:`box_from_map` ``uint8 (h, w, 3)``.
+
+    Raises:
+        ArgumentError: ``threshold`` outside [0, 1], ``m`` not 2-D.
+        ImageError: ``image`` is not ``(H, W, 3)``.
     """
+    threshold = check_threshold(threshold)
+    image = _image(image)
     m = resize_map(m, image.shape[:2])
     masked = np.where((m >= threshold * max(m.max(), 1e-12))[..., None], image, 0).astype(np.uint8)
     x0, y0, x1, y1 = box_from_map(m, threshold)
@@ -101,7 +148,11 @@ def draw_box(image: np.ndarray, box: Sequence[int], color=(255, 0, 0), thickness
     """Copy of ``image`` with a rectangle ``[x0, y0, x1, y1]`` drawn on it."""
     import cv2
 
-    out = np.ascontiguousarray(image).copy()
+    thickness = _validate.positive_int("thickness", thickness)
+    color = _validate.rgb("color", color)
+    if np.asarray(box).shape != (4,):
+        raise ArgumentError(f"box must be 4 numbers [x0, y0, x1, y1]. Received: box={box!r}.")
+    out = np.ascontiguousarray(_image(image)).copy()
     x0, y0, x1, y1 = (int(v) for v in box)
     cv2.rectangle(out, (x0, y0), (max(x0, x1 - 1), max(y0, y1 - 1)), tuple(int(c) for c in color),
                   thickness)
@@ -113,10 +164,23 @@ def tile(images: Sequence[np.ndarray] | np.ndarray, cols: int = 16, pad: int = 1
     """Tile equally sized images ``(N, h, w[, 3])`` into one grid image, row by row.
 
     Memory is one output array: ``rows·(h+pad) × cols·(w+pad)`` pixels.
+
+    Raises:
+        ArgumentError: ``cols`` < 1, ``pad`` < 0, ``pad_value`` outside [0, 255], or ``images``
+            not a non-empty ``(N, h, w[, c])`` stack.
     """
-    images = np.asarray(images)
+    cols = _validate.positive_int("cols", cols)
+    pad = _validate.integer("pad", pad, lo=0)
+    pad_value = _validate.integer("pad_value", pad_value, 0, 255)
+    try:
+        images = np.asarray(images)
+    except ValueError:  # images of different sizes
+        images = np.asarray(images, dtype=object)
+    if images.ndim not in (3, 4) or images.dtype == object or 0 in images.shape:
+        raise ArgumentError(f"tile needs a non-empty stack of equally sized images (N, h, w[, c]). "
+                            f"Received: images of shape {images.shape}.")
     n, h, w = images.shape[:3]
-    cols = max(1, min(cols, n))
+    cols = min(cols, n)
     rows = -(-n // cols)
     shape = (rows * (h + pad) - pad, cols * (w + pad) - pad) + images.shape[3:]
     grid = np.full(shape, pad_value, dtype=images.dtype)
@@ -137,7 +201,8 @@ def save_png(path, image: np.ndarray) -> None:
 
 
 def resize_nearest(image: np.ndarray, factor: int) -> np.ndarray:
-    """Enlarge an image by an integer ``factor`` with nearest-neighbour (crisp pixels)."""
+    """Enlarge an image by an integer ``factor`` ≥ 1 with nearest-neighbour (crisp pixels)."""
+    factor = _validate.positive_int("factor", factor)
     return np.repeat(np.repeat(np.asarray(image), factor, axis=0), factor, axis=1)
 
 
@@ -147,7 +212,13 @@ def title_band(image: np.ndarray, text: str, height: int = 18, color=(0, 0, 0),
     ``text`` (OpenCV's Hershey font, shrunk to fit the width). Returns ``uint8 (H+height, W, 3)``."""
     import cv2
 
-    image = np.asarray(image)
+    height = _validate.integer("height", height, lo=8)
+    if not isinstance(text, str):
+        raise ArgumentError(f"text must be a string. Received: text={text!r} of type "
+                            f"{type(text).__name__}.")
+    color = _validate.rgb("color", color)
+    background = _validate.integer("background", background, 0, 255)
+    image = _image(image)
     band = np.full((height,) + image.shape[1:], background, np.uint8)
     scale = min(height / 30.0, 1.0)
     (tw, _), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
@@ -180,8 +251,11 @@ def peak_in_box(maps: np.ndarray, boxes: np.ndarray) -> np.ndarray:
 
 def blur(m: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian blur of a ``(H, W)`` float map with standard deviation ``sigma`` pixels
-    (``sigma <= 0`` returns the map unchanged)."""
+    (``sigma <= 0`` returns the map unchanged; sigmas over ``4·max(H, W)``, where the blur is
+    already flat, are capped there)."""
     import cv2
 
-    m = np.asarray(m, np.float32)
+    sigma = _validate.number("sigma", sigma)
+    m = _map2d(m)
+    sigma = min(sigma, 4.0 * max(m.shape))
     return m if sigma <= 0 else cv2.GaussianBlur(m, (0, 0), float(sigma))

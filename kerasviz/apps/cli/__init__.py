@@ -2,8 +2,9 @@
 
 Each sub-command lives in its own module of this package with a ``register(subparsers)``
 function that adds its parser and sets ``func`` (called with the parsed args, returns an exit
-code). Library errors (:class:`kerasviz.KerasvizError`) end in one clear line on stderr and
-exit code 2, never a traceback.
+code). Library errors (:class:`kerasviz.KerasvizError`) and file-system errors (an unwritable
+``--out``, a folder given as a file) end in one clear line on stderr and exit code 2, never a
+traceback; so do argparse's usage errors. Option values are checked before a model is loaded.
 """
 from __future__ import annotations
 
@@ -33,9 +34,19 @@ def main(argv: list[str] | None = None) -> int:
     from kerasviz.errors import KerasvizError
     try:
         return int(args.func(args) or 0)
-    except KerasvizError as exc:
-        print(f"kerasviz {args.command}: error: {exc}", file=sys.stderr)
+    except (KerasvizError, OSError) as exc:  # user errors: one line, no traceback
+        print(f"kerasviz {args.command}: error: {one_line(exc)}", file=sys.stderr)
         return 2
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception's message on one line (Keras' messages span several)."""
+    from kerasviz.errors import KerasvizError
+
+    text = " ".join(str(exc).split())
+    if isinstance(exc, OSError) and not isinstance(exc, KerasvizError):
+        text = f"{type(exc).__name__}: {text}"
+    return text
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -13,12 +13,39 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
 
 
 def load_model(args):
-    """The model named by ``--model`` with ``--preprocess`` / ``--unsafe`` applied."""
+    """The model named by ``--model`` with ``--preprocess`` / ``--unsafe`` applied (the
+    ``--preprocess`` name is checked before the model is loaded)."""
     import kerasviz
 
-    model = kerasviz.load_model(args.model, safe_mode=not args.unsafe)
     pre = preprocess_fn(args.preprocess)
+    model = kerasviz.load_model(args.model, safe_mode=not args.unsafe)
     return kerasviz.load_model(model, preprocess=pre) if pre is not None else model
+
+
+def check(**values) -> None:
+    """Check option values before any model is loaded, with the API's validators; keys name the
+    flag (``batch_size`` → ``--batch-size``), values are ``(kind, value)`` pairs where kind is
+    ``"positive_int"``, ``"non_negative_int"``, ``"fraction"`` (a number in [0, 1]),
+    ``"non_negative"`` or ``"colormap"``. ``None`` values (flag not given) are skipped."""
+    from kerasviz import _validate
+    from kerasviz.present.render import COLORMAPS
+
+    for key, (kind, value) in values.items():
+        if value is None:
+            continue
+        flag = "--" + key.replace("_", "-")
+        if kind == "positive_int":
+            _validate.positive_int(flag, value)
+        elif kind == "fraction":
+            _validate.number(flag, value, 0.0, 1.0)
+        elif kind == "non_negative":
+            _validate.number(flag, value, lo=0.0)
+        elif kind == "non_negative_int":
+            _validate.integer(flag, value, lo=0)
+        elif kind == "colormap":
+            _validate.one_of(flag, value, COLORMAPS)
+        else:  # pragma: no cover - a programming error in a sub-command
+            raise ValueError(f"Unknown check kind {kind!r} for {flag}.")
 
 
 def parse_option(text: str) -> tuple[str, object]:
@@ -41,8 +68,8 @@ def preprocess_fn(name: str | None):
 
     import numpy as np
 
-    from kerasviz.errors import ModelError, suggest
     from kerasviz.core.models import APPLICATIONS
+    from kerasviz.errors import ArgumentError, suggest
 
     if name == "unit":
         return lambda x: np.asarray(x, np.float32) / 255.0
@@ -51,6 +78,6 @@ def preprocess_fn(name: str | None):
     if name in APPLICATIONS:
         module = importlib.import_module(f"keras.applications.{APPLICATIONS[name].module}")
         return lambda x: np.asarray(module.preprocess_input(np.array(x, np.float32)))
-    raise ModelError(f"Unknown preprocessing. Expected 'unit', 'none' or one of "
-                     f"{sorted(APPLICATIONS)}. Received: --preprocess {name!r}. "
-                     f"{suggest(name, ['unit', 'none', *APPLICATIONS])}")
+    raise ArgumentError(f"Unknown preprocessing. Expected 'unit', 'none' or one of "
+                        f"{sorted(APPLICATIONS)}. Received: --preprocess {name!r}. "
+                        f"{suggest(name, ['unit', 'none', *APPLICATIONS])}")

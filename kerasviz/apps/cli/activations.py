@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from kerasviz.apps.cli._common import add_model_options, load_model
+from kerasviz.apps.cli._common import add_model_options, check, load_model
 
 
 def parse_layers(text: str | None):
@@ -88,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
     from kerasviz.inside import features
     from kerasviz.present import render
 
+    check(cols=("positive_int", args.cols), colormap=("colormap", args.colormap),
+          zero_tol=("non_negative", args.zero_tol))
     model = load_model(args)
     layers = parse_layers(args.layers)
     out = Path(args.out)

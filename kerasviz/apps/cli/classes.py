@@ -21,13 +21,12 @@ from kerasviz.errors import UnknownClassError, suggest
 
 
 def _positive_int(text: str) -> int:
+    from kerasviz import _validate
+
     try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+        return _validate.positive_int("--limit", int(text))
+    except ValueError:  # not a number, or ArgumentError (a ValueError): argparse's usage error
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
 
 
 def register(subparsers) -> None:

@@ -15,7 +15,9 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    from kerasviz.apps.cli._common import check
     from kerasviz.apps.demo import run_demo
 
+    check(images=("positive_int", args.images), seed=("non_negative_int", args.seed))
     run_demo(args.out, n_images=args.images, seed=args.seed)
     return 0

@@ -19,7 +19,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from kerasviz.apps.cli._common import add_model_options, load_model, parse_option
+from kerasviz.apps.cli._common import add_model_options, check, load_model, parse_option
 
 
 def _methods(text: str) -> list[str]:
@@ -76,7 +76,7 @@ def _target(args):
 def run(args: argparse.Namespace) -> int:
     """List the methods, or explain the images and write the files."""
     from kerasviz import methods as registry
-    from kerasviz.errors import UnknownMethodError, suggest
+    from kerasviz.errors import ArgumentError, suggest
 
     if args.list:
         for m in registry.methods():
@@ -86,13 +86,18 @@ def run(args: argparse.Namespace) -> int:
         print("kerasviz explain: error: give --model and at least one IMAGE (or --list)",
               file=sys.stderr)
         return 2
+    check(alpha=("fraction", args.alpha), threshold=("fraction", args.threshold),
+          colormap=("colormap", args.colormap), batch_size=("positive_int", args.batch_size))
     options = dict(args.option)
     known = {k for name in args.method for k in registry.get(name).options}
     unknown = sorted(set(options) - known)
     if unknown:
-        raise UnknownMethodError(f"Unknown --option {unknown[0]!r} for methods {args.method}. "
-                                 f"Expected one of {sorted(known) or 'no options'}. "
-                                 f"{suggest(unknown[0], known) if known else ''}".rstrip())
+        raise ArgumentError(f"Unknown --option {unknown[0]!r} for methods {args.method}. "
+                            f"Expected one of {sorted(known) or 'no options'}. "
+                            f"{suggest(unknown[0], known) if known else ''}".rstrip())
+    for name in args.method:  # option values, before the model loads
+        m = registry.get(name)
+        m.check({k: v for k, v in options.items() if k in m.options})
     import numpy as np
 
     import kerasviz

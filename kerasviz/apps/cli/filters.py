@@ -18,7 +18,7 @@ import argparse
 import json
 from pathlib import Path
 
-from kerasviz.apps.cli._common import add_model_options, load_model, parse_option
+from kerasviz.apps.cli._common import add_model_options, check, load_model, parse_option
 from kerasviz.apps.cli.activations import parse_indices
 
 
@@ -72,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
     from kerasviz.present import render
     from kerasviz.errors import LayerNotFoundError
 
+    check(cols=("positive_int", args.cols), batch_size=("positive_int", args.batch_size),
+          seed=("non_negative_int", args.seed))
     model = load_model(args)
     res = patterns.optimize_patterns(
         model, args.layer, args.filters, recipe=args.recipe, target=_targets(args.target),
