@@ -9,6 +9,18 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 import pytest  # noqa: E402
 
 
+def pytest_configure(config):
+    """Import first every test module that registers an explanation method (``@register(``), so
+    the contract suite, parametrised over the registry when it is collected, runs those methods
+    whatever the collection order or selection (``pytest tests/test_methods_contract.py`` too)."""
+    import importlib
+    from pathlib import Path
+
+    for path in sorted(Path(__file__).parent.glob("test_*.py")):
+        if "\n@register(" in path.read_text(encoding="utf-8"):
+            importlib.import_module(path.stem)
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     import keras

@@ -1,5 +1,5 @@
 """A method added in a test file: registering it is all it takes for the contract suite
-(test_methods_contract.py, collected after this module) to run it. The example of
+(test_methods_contract.py; conftest.py imports this module before collection) to run it. The example of
 CONTRIBUTING.md's "Adding a method"."""
 import numpy as np
 import tensorflow as tf

@@ -1,7 +1,8 @@
 """One contract, every registered method: a method is enrolled here by registering it.
 
-The parametrisation reads the registry when this module is collected, so methods registered by
-test modules collected before it (``test_methods_added.py``) are run too, with no edit here.
+The parametrisation reads the registry when this module is collected; ``conftest.py`` imports
+every test module that registers a method before collection, so a method registered in a test
+file (``test_methods_added.py``) is run here too, with no edit here, whatever the selection.
 Two noise-tunnel compositions are run as well.
 """
 import numpy as np
