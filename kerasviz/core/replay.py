@@ -13,23 +13,28 @@ through stand-ins for the duration of the call. The user's model, its layers and
 Two functions build models, both cached per model in one weak cache
 (:func:`kerasviz.clear_caches` empties it):
 
-* :func:`replay_model` — from the model's inputs to ``[taps…, pre-activation taps…, outputs…]``,
-  optionally without the final softmax and with every ReLU back-propagating by a rule of
-  :data:`RELU_GRADIENTS`;
-* :func:`head_model` — from a layer's output to the model's outputs.
+* :func:`replay_model`: from the model's inputs to ``[taps…, pre-activation taps…,
+  outputs…]``, optionally without the final softmax and with every ReLU back-propagating by a
+  rule of :data:`RELU_GRADIENTS`;
+* :func:`head_model`: from a layer's output to the model's outputs.
 
-ReLU gradient rules (forward values are always the ReLU's). For ``y = relu(x)`` (capped at
-``c`` for ``ReLU(max_value=c)`` / ``relu6``: ``y = clip(x, 0, c)``) and an incoming gradient
-``dy``, with ``off = x <= 0`` and ``capped = x >= c`` (never, when uncapped):
+ReLU gradient rules (forward values are always the ReLU's). For ``y = relu(x)`` (capped at ``c``
+for ``ReLU(max_value=c)`` / ``relu6``: ``y = clip(x, 0, c)``), an incoming gradient ``dy``,
+``off = x <= 0`` and ``capped = x >= c`` (never, when uncapped), ``dx`` is ``dy`` except where
+the rule blocks it (0):
 
-================  ==========================================  ==========================================
-``"normal"``      ``dy`` where ``not (off or capped)``, else 0  the true gradient
-``"guided"``      ``dy`` where live and ``dy > 0``, else 0      guided backpropagation (Springenberg 2015)
-``"deconvnet"``   ``dy`` where ``dy > 0``, else 0               deconvnet (Zeiler & Fergus 2014)
-``"redirected"``  ``dy`` unless it pushes an off unit further   Lucid's ``redirected_relu_grad``: reaches
-                  down (``off and dy < 0``) or a capped unit    units that are off on the start image of a
-                  further up (``capped and dy > 0``), else 0    gradient ascent (Olah et al. 2017)
-================  ==========================================  ==========================================
+==============  =============================================  ===================================
+rule            blocks                                         what it is
+==============  =============================================  ===================================
+``normal``      ``off or capped``                              the true gradient
+``guided``      ``off or capped or dy <= 0``                   guided backprop (Springenberg 2015)
+``deconvnet``   ``dy <= 0`` (forward mask ignored)             deconvnet (Zeiler & Fergus 2014)
+``redirected``  ``(off and dy < 0) or (capped and dy > 0)``    Lucid's ``redirected_relu_grad``
+==============  =============================================  ===================================
+
+``redirected`` blocks only gradients that push a unit further out of its live range, so units
+that are off on the start image of a gradient ascent still pass the gradient that would turn them
+on (Olah et al. 2017).
 
 The rules reach every ReLU the model applies: ``keras.layers.ReLU`` (with ``negative_slope == 0``
 and ``threshold == 0``; leaky or thresholded ReLUs keep their own gradient),
@@ -143,7 +148,8 @@ def _replay(model, inputs, prefix: str, override, taps: dict):
     def call(layer, *args, **kwargs):
         path = prefix + layer.name
         if is_graph_model(layer):
-            out = _replay(layer, args[0] if len(args) == 1 else list(args), path + "/", override, taps)
+            inner = args[0] if len(args) == 1 else list(args)
+            out = _replay(layer, inner, path + "/", override, taps)
         else:
             fn = override(path, layer) if override is not None else None
             out = (fn or layer)(*args, **kwargs)

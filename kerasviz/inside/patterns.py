@@ -23,22 +23,27 @@ MobileNet or the shipped ``shapes`` model.
 
 The book's numbers suit VGG16, whose grey-start activations are alive. On other models a grey
 start leaves many ReLUs off — in the layer itself and upstream — so the true gradient is zero or
-tiny and 40 steps of size 1 move little (see README.md ("Inside the network") for numbers on the ``shapes``
-model). kerasviz's ``"book"`` defaults therefore keep the book's start, loss, RMS-normalised
-step, 40 steps and display, and add: (1) the objective is the layer's *pre-activation* (fused
-ReLU or following activation layer removed, as Lucid's ``*_pre_relu`` objectives), (2) for the
-first 16 steps every ReLU back-propagates a *redirected* gradient (after Lucid; see
-:data:`kerasviz.core.replay.RELU_GRADIENTS`), (3) step size 4 raw units, (4) pixels are clipped to [0, 255] after each step, (5) the
-best iterate is returned. ``**BOOK_1ST_EDITION`` switches all five off.
+tiny and 40 steps of size 1 move little (see README.md ("Inside the network") for numbers on
+the ``shapes`` model). kerasviz's ``"book"`` defaults therefore keep the book's start, loss,
+RMS-normalised step, 40 steps and display, and add: (1) the objective is the layer's
+*pre-activation* (fused ReLU or following activation layer removed, as Lucid's ``*_pre_relu``
+objectives), (2) for the first 16 steps every ReLU back-propagates a *redirected* gradient
+(after Lucid; see :data:`kerasviz.core.replay.RELU_GRADIENTS`), (3) step size 4 raw units,
+(4) pixels are clipped to [0, 255] after each step, (5) the best iterate is returned.
+``**BOOK_1ST_EDITION`` switches all five off.
 
 Every filter gets its own random numbers from ``numpy.random.default_rng([seed, filter])``,
 and samples of a batch do not interact (inference mode, per-sample gradient normalisation,
-element-wise Adam with a per-sample relative ε), so the pattern of filter ``k`` does not depend
-on which other filters share its batch. A batch of another *size* may run other kernels
-(another summation order, ~1e-7 relative): the step maps are kept Lipschitz in the gradient so
-that this rounding is not amplified (see :func:`_adam_step`), but Lucid's nearly flat start image
-leaves max-pool windows nearly tied, so rounding may still route its first gradients differently:
-lucid patterns of one filter computed in batches of different sizes can differ visibly.
+element-wise Adam), so the pattern of filter ``k`` does not depend on which other filters share
+its batch. Batches of different *sizes* may run other kernels (another summation order, ~1e-7
+relative). The book step divides the gradient by its per-sample RMS, which keeps such rounding
+small. The lucid recipe would not: its start image is nearly flat, so max-pool windows are nearly
+tied and ReLU inputs sit near their kinks, rounding can flip those decisions, and Adam, which
+steps each element by about ``±lr`` whatever its gradient's size, turns the changed gradient
+into visibly different patterns (~10 raw units). Its steps and renders therefore run each filter
+as a batch of one, in a graph loop (:func:`_per_filter`): every filter runs the same kernels
+whatever its batch, so a lucid pattern is bit-for-bit the same computed alone or with others
+(at ~25 % more time on a CPU than one batched call).
 
 References:
     F. Chollet, *Deep Learning with Python*, Manning 2017 (§5.4.2) and 2021 (§9.4.2).
@@ -248,32 +253,27 @@ def _transform(img, t):
 
 
 
-#: Adam's ε for the lucid recipe, relative to the root mean square of the sample's ``sqrt(v̂)``
-#: (Lucid: an absolute 1e-8). See :func:`_adam_step`.
-ADAM_RELATIVE_EPSILON = 1e-3
-
-
 def _adam_step(p, g, m, v, t, lr):
-    """One element-wise Adam ascent step (β = 0.9, 0.999) of a batch of parameters ``p``
-    ``(F, …)`` along gradient ``g``; returns ``(p, m, v)``.
+    """One element-wise Adam ascent step (β = 0.9, 0.999, ε = 1e-8, as Lucid's optimiser) of
+    parameters ``p`` along gradient ``g``; returns ``(p, m, v)``. ``t`` counts from 1."""
+    m = 0.9 * m + 0.1 * g
+    v = 0.999 * v + 0.001 * g * g
+    m_hat, v_hat = m / (1 - 0.9 ** t), v / (1 - 0.999 ** t)
+    return p + lr * m_hat / (v_hat ** 0.5 + 1e-8), m, v
 
-    ε is relative: ``1e-3 · RMS(sqrt(v̂))`` over each sample's elements (plus 1e-8). With an
-    absolute ε of 1e-8, Adam turns every element whose gradient is at rounding level — an element
-    whose true gradient is near zero, or crosses zero during the ascent — into a full ``±lr``
-    step whose sign is decided by rounding, so a different summation order (another batch size,
-    another CPU's kernels) gives visibly different patterns. With a relative ε the step is a
-    Lipschitz function of ``g`` (constant ``lr / ε``): rounding errors of order 1e-7 · RMS change
-    a step by at most ~1e-4 · lr, and elements carrying less than 0.1 % of the RMS gradient no
-    longer move at full speed.
-    """
+
+def _per_filter(fn, args, out_dtypes):
+    """``fn`` applied to each filter's slice of ``args`` (tensors, batch first) separately, as a
+    batch of one, in a graph loop; results stacked. Every filter then runs the same kernels on
+    the same shapes whatever the chunk it is in, so its result is bit-for-bit independent of the
+    batch (see the module docstring for why the lucid recipe needs this)."""
     import tensorflow as tf
 
-    m = 0.9 * m + 0.1 * g
-    v = 0.999 * v + 0.001 * tf.square(g)
-    m_hat, v_hat = m / (1 - 0.9 ** t), v / (1 - 0.999 ** t)
-    axes = list(range(1, len(p.shape)))
-    eps = ADAM_RELATIVE_EPSILON * tf.sqrt(tf.reduce_mean(v_hat, axis=axes, keepdims=True)) + 1e-8
-    return p + lr * m_hat / (tf.sqrt(v_hat) + eps), m, v
+    def one(xs):
+        return [o[0] for o in fn(*[x[None] for x in xs])]
+
+    return tf.map_fn(one, list(args), fn_output_signature=list(out_dtypes),
+                     parallel_iterations=8)
 
 
 def _graphs(model, path: str, pre_activation: bool, recipe: str, size: int, border: int,
@@ -337,12 +337,11 @@ def _graphs(model, path: str, pre_activation: bool, recipe: str, size: int, bord
 
         @tf.function(input_signature=[pspec, scalar])
         def render(spectrum, decay_power):
-            return to_image(spectrum, decay_power) * 255.0
+            return _per_filter(lambda p: [to_image(p, decay_power) * 255.0], [spectrum],
+                               [tf.float32])[0]
 
         def make_step(grad_sub):
-            @tf.function(input_signature=[pspec, pspec, pspec, scalar, spec_units, *affine,
-                                          tf.TensorSpec((None, 4), tf.float32)] + [scalar] * 4)
-            def step(spectrum, m, v, t, units, At, bt, tr, lr, decay_power, tv, l2):
+            def one_filter(spectrum, m, v, units, tr, t, At, bt, lr, decay_power, tv, l2):
                 with tf.GradientTape() as tape:
                     tape.watch(spectrum)
                     img = to_image(spectrum, decay_power)
@@ -350,6 +349,13 @@ def _graphs(model, path: str, pre_activation: bool, recipe: str, size: int, bord
                     loss = tf.reduce_sum(score - _penalties(img, tv, l2))
                 g = tape.gradient(loss, spectrum)
                 return (*_adam_step(spectrum, g, m, v, t, lr), score)
+
+            @tf.function(input_signature=[pspec, pspec, pspec, scalar, spec_units, *affine,
+                                          tf.TensorSpec((None, 4), tf.float32)] + [scalar] * 4)
+            def step(spectrum, m, v, t, units, At, bt, tr, lr, decay_power, tv, l2):
+                return _per_filter(
+                    lambda *a: one_filter(*a, t, At, bt, lr, decay_power, tv, l2),
+                    [spectrum, m, v, units, tr], [tf.float32] * 4)
             return step
 
     compiled: dict = {}
@@ -540,8 +546,7 @@ def filter_patterns(model, layer: Any = None, filters: Any = None, *, recipe: st
 
     ``recipe="lucid"`` (Olah et al. 2017): the image is ``sigmoid(colour-decorrelate(
     irfft2(spectrum · 1/f^decay_power) / 4))``, optimised with Adam (lr 0.05) under random jitter
-    (±8 px), scale (±5 %) and rotation (±10°) at every step (Adam's ε relative to the sample's
-    gradient scale, see :data:`ADAM_RELATIVE_EPSILON`), over ``octaves`` resolutions
+    (±8 px), scale (±5 %) and rotation (±10°) at every step, over ``octaves`` resolutions
     (coarse to fine, ×``octave_scale`` each, ``steps`` in total), pre-activation objective,
     redirected ReLU gradients for the first 16 steps; optional total-variation ``tv`` and ``l2``
     penalties. 128×128 when the model takes any size.
@@ -561,8 +566,8 @@ def filter_patterns(model, layer: Any = None, filters: Any = None, *, recipe: st
         steps: ascent steps (default 40 book, 192 lucid, spread over the octaves).
         size: image side in pixels; must be the model's input size when that is fixed.
         seed: random seed (an int ≥ 0); filter ``k`` uses ``numpy.random.default_rng([seed,
-            k])``, so results are reproducible and do not depend on the other filters of a batch
-            (see the module docstring for batches of different sizes).
+            k])``, so results are reproducible and do not depend on batching (see the module
+            docstring).
         batch_size: filters per compiled batch; default: as many as fit ``memory_mb``.
         memory_mb: memory budget for a batch's activations and gradients, in MiB.
         progress: tqdm progress bar; None shows it only on a terminal.
@@ -670,9 +675,11 @@ def _run_lucid(model, path, units, size, seed, opt, A, b, bar):
         if image is None:
             p = tf.constant(init.astype(np.float32))
             s0, a0 = evaluate(render(p, decay), u, *aff)
-        else:                      # next octave: start from the last image at this resolution
-            small = tf.image.resize(image / 255.0, (side, side), "area").numpy()
-            p = tf.constant(_lucid_param_from_image(small, side, float(opt["decay_power"])))
+        else:  # next octave: the last image at this resolution, filter by filter (module doc)
+            smaller = [tf.image.resize(im[None] / 255.0, (side, side), "area").numpy()
+                       for im in image]
+            p = tf.constant(np.concatenate([
+                _lucid_param_from_image(im, side, float(opt["decay_power"])) for im in smaller]))
         m = v = tf.zeros_like(p)
         for i in range(n):
             step = steps(_redirected(done, opt))
