@@ -154,9 +154,7 @@ def layer_stats(model, images: Any, layers: Any = None, *, zero_tol: float = 0.0
     Raises:
         As :func:`activations`.
     """
-    if not (isinstance(zero_tol, (int, float)) and zero_tol >= 0):
-        raise ArgumentError(f"Expected zero_tol to be a number >= 0. Received: "
-                            f"zero_tol={zero_tol!r}")
+    zero_tol = _validate.number("zero_tol", zero_tol, lo=0)
     paths, chunks = _forward_chunks(model, images, layers, batch_size, preprocess)
     acc = [None] * len(paths)
     for outs in chunks:
