@@ -129,6 +129,12 @@ def test_zero_tolerance_counts_near_zeros(tiny, images):
     assert loose.zero_fraction > exact.zero_fraction
 
 
+@pytest.mark.parametrize("bad", [-0.1, float("nan"), "0.1", True])
+def test_bad_zero_tolerance_is_an_argument_error(tiny, images, bad):
+    with pytest.raises(kerasviz.ArgumentError, match=r"zero_tol must be a finite number ≥ 0"):
+        features.layer_stats(tiny, images, "conv1", zero_tol=bad)
+
+
 def test_sparsity_figure_plots_the_table(tiny, images):
     table = features.layer_stats(tiny, images)
     fig = features.sparsity_figure(table)

@@ -16,10 +16,9 @@ from typing import Any
 import keras
 
 from kerasviz._keras_compat import is_graph_model
-# The replay engine lives in replay.py; these names are re-exported because code across the
-# package (methods/) finds them here.
-from kerasviz.core.replay import (FlatGraph, flatten, head_model, layer_at as _layer_at,  # noqa: F401
-                                  activation_name, output_layer_paths, relu_cap, replay_model)
+# The replay engine lives in replay.py; methods/ finds these names here (re-exported).
+from kerasviz.core.replay import (activation_name, flatten, head_model,  # noqa: F401
+                                  layer_at as _layer_at, output_layer_paths, replay_model)
 from kerasviz.errors import LayerNotFoundError, ModelError, suggest
 
 #: Former name of :func:`kerasviz.core.replay.replay_model` (kept for callers outside core/).
