@@ -20,7 +20,8 @@ def model_cache() -> "weakref.WeakKeyDictionary":
 
 
 def clear_caches() -> None:
-    """Empty every kerasviz cache: model replays, compiled explanation and pattern graphs,
-    model information. The next call on a model rebuilds what it needs."""
+    """Empty every kerasviz cache: model replays, compiled explanation and pattern graphs.
+    What a model was registered with (preprocessing, class names) is kept. The next call on a
+    model rebuilds what it needs."""
     for cache in _CACHES:
         cache.clear()

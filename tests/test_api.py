@@ -55,6 +55,20 @@ def test_clear_caches_empties_every_model_cache():
     assert not any(len(c) for c in _caches._CACHES)
 
 
+def test_clear_caches_keeps_what_a_model_was_registered_with():
+    import keras
+    import numpy as np
+
+    inp = keras.Input((8, 8, 3))
+    model = keras.Model(inp, keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(
+        keras.layers.Conv2D(2, 3)(inp))))
+    kerasviz.load_model(model, preprocess=lambda x: x / 255.0, class_names=["a", "b"])
+    kerasviz.clear_caches()
+    assert kerasviz.model_info(model).class_names == ["a", "b"]
+    x = kerasviz.preprocess(model, np.full((1, 8, 8, 3), 255, np.uint8))
+    np.testing.assert_allclose(x, 1.0)
+
+
 def test_unknown_attribute_is_an_attribute_error():
     try:
         kerasviz.no_such_thing  # noqa: B018

@@ -10,18 +10,16 @@ from kerasviz.inside import features
 from kerasviz.apps.cli import main
 from kerasviz.apps.cli.activations import parse_indices, parse_layers
 
-from _models_features import random_images, tiny_cnn
-
 
 @pytest.fixture(scope="module")
-def files(tmp_path_factory):
+def files(tmp_path_factory, make_tiny_cnn, make_images):
     """(model file, [two image files], the model loaded as the CLI loads it)."""
     root = tmp_path_factory.mktemp("cli_features")
-    model = tiny_cnn(size=32)
+    model = make_tiny_cnn(size=32)
     path = root / "tiny.keras"
     model.save(path)
     images = []
-    for i, im in enumerate(random_images(2, seed=3)):
+    for i, im in enumerate(make_images(2, seed=3)):
         images.append(root / f"img{i}.png")
         Image.fromarray(im).save(images[-1])
     loaded = kerasviz.load_model(str(path), preprocess=lambda x: np.asarray(x, np.float32) / 255)
@@ -102,6 +100,9 @@ def test_filters_class_model_and_errors(files, tmp_path, capsys):
     assert main(["filters", "-m", model_file, "--preprocess", "unit", "--layer", "conv2",
                  "--option", "octave=2", "--out", str(out)]) == 2
     assert "Unknown option 'octave'" in capsys.readouterr().err
+    assert main(["filters", "-m", model_file, "--preprocess", "unit", "--layer", "conv2",
+                 "--recipe", "lucide", "--out", str(out)]) == 2
+    assert "recipe must be one of ['book', 'lucid']" in capsys.readouterr().err
     assert main(["filters", "-m", model_file, "--preprocess", "unit", "--layer", "conv2",
                  "--filters", "11,12", "--out", str(out)]) == 2
     assert "[0, 12)" in capsys.readouterr().err

@@ -9,31 +9,29 @@ import kerasviz
 from kerasviz import LayerNotFoundError
 from kerasviz.inside import features
 from kerasviz.present import render
-from kerasviz.core import layers as L
-
-from _models_features import nested_cnn, random_images, tiny_cnn
 
 
 @pytest.fixture(scope="module")
-def tiny():
-    return tiny_cnn()
+def tiny(make_tiny_cnn):
+    return make_tiny_cnn()
 
 
 @pytest.fixture(scope="module")
-def nested():
-    return nested_cnn()
+def nested(make_nested_cnn):
+    return make_nested_cnn()
 
 
 @pytest.fixture(scope="module")
-def images():
-    return random_images(3)
+def images(make_images):
+    return make_images(3)
 
 
 @pytest.fixture
 def counted(monkeypatch):
-    """Count tap-model builds (calls of layers.tap_model) and forward calls of the tap model."""
+    """Count replay-model requests (calls of replay_model from features) and forward calls of
+    the models they return."""
     calls = {"build": 0, "forward": 0, "models": set()}
-    real = L.tap_model
+    real = features.replay_model
 
     def wrapper(model, paths=(), **kw):
         calls["build"] += 1
@@ -46,7 +44,7 @@ def counted(monkeypatch):
 
         return forward
 
-    monkeypatch.setattr(L, "tap_model", wrapper)
+    monkeypatch.setattr(features, "replay_model", wrapper)
     return calls
 
 
@@ -99,8 +97,8 @@ def _reference_stats(a):
             np.mean([np.all(flat[:, c] == 0) for c in range(flat.shape[1])]))
 
 
-def test_layer_stats_match_numpy_reference_and_stream(images):
-    model = tiny_cnn(seed=3)
+def test_layer_stats_match_numpy_reference_and_stream(images, make_tiny_cnn):
+    model = make_tiny_cnn(seed=3)
     conv2 = model.get_layer("conv2")
     k, b = conv2.get_weights()
     b[[0, 5]] = -1e3  # two channels that never fire: dead
@@ -129,6 +127,12 @@ def test_zero_tolerance_counts_near_zeros(tiny, images):
     a = features.activations(tiny, images, "conv1")["conv1"]
     assert loose.zero_fraction == pytest.approx(np.mean(np.abs(a) <= 0.05))
     assert loose.zero_fraction > exact.zero_fraction
+
+
+@pytest.mark.parametrize("bad", [-0.1, float("nan"), "0.1", True])
+def test_bad_zero_tolerance_is_an_argument_error(tiny, images, bad):
+    with pytest.raises(kerasviz.ArgumentError, match=r"zero_tol must be a finite number ≥ 0"):
+        features.layer_stats(tiny, images, "conv1", zero_tol=bad)
 
 
 def test_sparsity_figure_plots_the_table(tiny, images):

@@ -1,10 +1,12 @@
-"""Layer lookup through nested models and the tap models built by graph replay."""
+"""Layer lookup through nested models, and the replay models that tap layers and drop a final
+softmax."""
 import keras
 import numpy as np
 import pytest
 
 from kerasviz import LayerNotFoundError, ModelError
 from kerasviz.core import layers as L
+from kerasviz.core.replay import replay_model
 
 
 def _nested_vgg(size=48):
@@ -42,25 +44,27 @@ def test_paths_through_nesting(nested):
     assert L.select_layers(nested, keras.layers.MaxPooling2D)[-1] == "vgg16/block5_pool"
 
 
-def test_tap_model_matches_hand_built_sub_models(nested):
+def test_replay_model_matches_hand_built_sub_models(nested):
     x = np.random.default_rng(0).uniform(0, 255, (2, 48, 48, 3)).astype(np.float32)
     base = nested.layers[1]
     inner = keras.Model(base.input, [base.get_layer("block3_conv2").output, base.output])
     ref_b3, ref_out = inner(x / 255.0)
-    b3, b5, probs = L.tap_model(nested, ["vgg16/block3_conv2", "vgg16/block5_pool"])(x)
+    b3, b5, probs = replay_model(nested, ["vgg16/block3_conv2", "vgg16/block5_pool"],
+                                 logits=False)(x)
     np.testing.assert_allclose(b3.numpy(), ref_b3.numpy(), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(b5.numpy(), ref_out.numpy(), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(probs.numpy(), nested(x).numpy(), rtol=1e-5, atol=1e-6)
-    assert L.tap_model(nested, ["vgg16/block3_conv2", "vgg16/block5_pool"]) is \
-        L.tap_model(nested, ["vgg16/block3_conv2", "vgg16/block5_pool"])  # cached
+    taps_only = replay_model(nested, ["vgg16/block3_conv2"], outputs=False)
+    assert len(taps_only.outputs) == 1
+    np.testing.assert_allclose(taps_only(x).numpy(), ref_b3.numpy(), rtol=1e-5, atol=1e-5)
 
 
 def test_logits_remove_fused_and_standalone_softmax(nested):
     x = np.random.default_rng(1).uniform(0, 255, (2, 48, 48, 3)).astype(np.float32)
     before = [w.numpy().copy() for w in nested.weights]
-    (logits,) = L.as_list(L.tap_model(nested, [], logits=True)(x))
+    (logits,) = L.as_list(replay_model(nested)(x))                    # logits=True by default
     head = nested.get_layer("head")
-    feats = keras.Model(nested.inputs, nested.layers[-2].output)(x)
+    feats = keras.Model(nested.inputs[0], nested.layers[-2].output)(x)
     np.testing.assert_allclose(logits.numpy(), feats.numpy() @ head.kernel.numpy() + head.bias.numpy(),
                                rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(keras.ops.softmax(logits).numpy(), nested(x).numpy(), atol=1e-6)
@@ -69,9 +73,9 @@ def test_logits_remove_fused_and_standalone_softmax(nested):
         np.testing.assert_array_equal(w.numpy(), b)
 
     two = _two_output_model()
-    assert L.output_layer_paths(two) == ["cls", "reg"] and L.ends_in_softmax(two)
-    conv, logits, reg = L.tap_model(two, ["conv"], logits=True)(np.ones((1, 16, 16, 3), np.float32))
-    ref = keras.Model(two.inputs, [two.get_layer("logits").output, two.get_layer("reg").output])
+    assert L.output_layer_paths(two) == ["cls", "reg"]
+    conv, logits, reg = replay_model(two, ["conv"])(np.ones((1, 16, 16, 3), np.float32))
+    ref = keras.Model(two.inputs[0], [two.get_layer("logits").output, two.get_layer("reg").output])
     ref_logits, ref_reg = ref(np.ones((1, 16, 16, 3), np.float32))
     np.testing.assert_allclose(logits.numpy(), ref_logits.numpy(), atol=1e-6)
     np.testing.assert_allclose(reg.numpy(), ref_reg.numpy(), atol=1e-6)

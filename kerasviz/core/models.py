@@ -13,6 +13,7 @@ import importlib
 import os
 import sys
 import threading
+import weakref
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
@@ -20,7 +21,6 @@ from typing import Any, Callable
 import numpy as np
 
 from kerasviz import _validate
-from kerasviz._caches import model_cache
 from kerasviz._keras_compat import routed_get_file
 from kerasviz.errors import ArgumentError, ImageError, ModelError, WeightsNotFoundError, suggest
 
@@ -103,7 +103,10 @@ def deprocess_input(x: Any, mode: str) -> np.ndarray:
     return np.clip(x + 0.5, 0, 255).astype(np.uint8)
 
 
-_INFO = model_cache()
+#: What is known about each model (``register_model`` / ``load_model``: preprocessing, class
+#: names…). Not a cache: :func:`kerasviz.clear_caches` keeps it, or a registered model would
+#: silently lose its preprocessing.
+_INFO: "weakref.WeakKeyDictionary[Any, ModelInfo]" = weakref.WeakKeyDictionary()
 
 
 def check_model(model, *, graph: bool = False, what: str = "kerasviz") -> None:

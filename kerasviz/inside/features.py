@@ -5,8 +5,8 @@ Layers are addressed as everywhere in kerasviz (see :mod:`kerasviz.core.layers`)
 (``"conv2"``), by path through a nested model (``"vgg16/block5_conv3"`` when a VGG16 base sits
 inside a classifier), by index, by glob pattern (``"block*_conv*"``) or by class
 (``keras.layers.Conv2D``). Every requested layer is read from **one** sub-model built once per
-(model, layers) by :func:`kerasviz.core.layers.tap_model`, and each chunk of images goes through it
-once.
+(model, layers) by :func:`kerasviz.core.replay.replay_model`, and each chunk of images goes
+through it once.
 
 Filter *patterns* (gradient ascent in input space) live in :mod:`kerasviz.inside.patterns`.
 """
@@ -19,7 +19,9 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
+from kerasviz import _validate
 from kerasviz.core import layers as _layers
+from kerasviz.core.replay import replay_model
 from kerasviz.present import render
 from kerasviz.errors import ArgumentError, LayerNotFoundError, ModelError, suggest
 
@@ -37,15 +39,12 @@ def _forward_chunks(model, images, layers, batch_size: int,
     """
     from kerasviz.core.models import preprocess as _preprocess
 
-    if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) \
-            or batch_size < 1:
-        raise ArgumentError(f"Expected batch_size to be a positive integer. Received: "
-                         f"batch_size={batch_size!r}")
+    batch_size = _validate.positive_int("batch_size", batch_size)
     paths = _layers.select_layers(model, layers)
     x = _preprocess(model, images, preprocess=preprocess)
 
     def chunks():
-        tap = _layers.tap_model(model, paths)
+        tap = replay_model(model, paths, outputs=False)
         for start in range(0, len(x), batch_size):
             outs = _layers.as_list(tap(x[start:start + batch_size], training=False))
             yield [np.asarray(o, np.float32) for o in outs[:len(paths)]]
@@ -155,9 +154,7 @@ def layer_stats(model, images: Any, layers: Any = None, *, zero_tol: float = 0.0
     Raises:
         As :func:`activations`.
     """
-    if not (isinstance(zero_tol, (int, float)) and zero_tol >= 0):
-        raise ArgumentError(f"Expected zero_tol to be a number >= 0. Received: "
-                            f"zero_tol={zero_tol!r}")
+    zero_tol = _validate.number("zero_tol", zero_tol, lo=0)
     paths, chunks = _forward_chunks(model, images, layers, batch_size, preprocess)
     acc = [None] * len(paths)
     for outs in chunks:

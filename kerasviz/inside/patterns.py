@@ -23,18 +23,27 @@ MobileNet or the shipped ``shapes`` model.
 
 The book's numbers suit VGG16, whose grey-start activations are alive. On other models a grey
 start leaves many ReLUs off — in the layer itself and upstream — so the true gradient is zero or
-tiny and 40 steps of size 1 move little (see README.md ("Inside the network") for numbers on the ``shapes``
-model). kerasviz's ``"book"`` defaults therefore keep the book's start, loss, RMS-normalised
-step, 40 steps and display, and add: (1) the objective is the layer's *pre-activation* (fused
-ReLU or following activation layer removed, as Lucid's ``*_pre_relu`` objectives), (2) for the
-first 16 steps every ReLU before the layer back-propagates a *redirected* gradient (after
-Lucid), (3) step size 4 raw units, (4) pixels are clipped to [0, 255] after each step, (5) the
-best iterate is returned. ``**BOOK_1ST_EDITION`` switches all five off.
+tiny and 40 steps of size 1 move little (see README.md ("Inside the network") for numbers on
+the ``shapes`` model). kerasviz's ``"book"`` defaults therefore keep the book's start, loss,
+RMS-normalised step, 40 steps and display, and add: (1) the objective is the layer's
+*pre-activation* (fused ReLU or following activation layer removed, as Lucid's ``*_pre_relu``
+objectives), (2) for the first 16 steps every ReLU back-propagates a *redirected* gradient
+(after Lucid; see :data:`kerasviz.core.replay.RELU_GRADIENTS`), (3) step size 4 raw units,
+(4) pixels are clipped to [0, 255] after each step, (5) the best iterate is returned.
+``**BOOK_1ST_EDITION`` switches all five off.
 
 Every filter gets its own random numbers from ``numpy.random.default_rng([seed, filter])``,
 and samples of a batch do not interact (inference mode, per-sample gradient normalisation,
 element-wise Adam), so the pattern of filter ``k`` does not depend on which other filters share
-its batch.
+its batch. Batches of different *sizes* may run other kernels (another summation order, ~1e-7
+relative). The book step divides the gradient by its per-sample RMS, which keeps such rounding
+small. The lucid recipe would not: its start image is nearly flat, so max-pool windows are nearly
+tied and ReLU inputs sit near their kinks, rounding can flip those decisions, and Adam, which
+steps each element by about ``±lr`` whatever its gradient's size, turns the changed gradient
+into visibly different patterns (~10 raw units). Its steps and renders therefore run each filter
+as a batch of one, in a graph loop (:func:`_per_filter`): every filter runs the same kernels
+whatever its batch, so a lucid pattern is bit-for-bit the same computed alone or with others
+(at ~25 % more time on a CPU than one batched call).
 
 References:
     F. Chollet, *Deep Learning with Python*, Manning 2017 (§5.4.2) and 2021 (§9.4.2).
@@ -49,15 +58,15 @@ from __future__ import annotations
 import warnings
 import weakref
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
+from kerasviz import _validate
 from kerasviz._caches import model_cache
 from kerasviz.core import layers as _layers
 from kerasviz.inside.features import select_indices
-from kerasviz.errors import (ArgumentError, LayerNotFoundError, ModelError, TargetError,
-                             UnknownMethodError, suggest)
+from kerasviz.errors import ArgumentError, LayerNotFoundError, ModelError, TargetError, suggest
 
 __all__ = ["filter_patterns", "optimize_patterns", "Patterns", "BOOK_1ST_EDITION",
            "BOOK_2ND_EDITION", "KERAS_IO", "RECIPES"]
@@ -95,8 +104,6 @@ _COMMON = dict(tv=0.0, l2=0.0)
 _COLOR = np.array([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]], np.float32)
 _COLOR /= np.max(np.linalg.norm(_COLOR, axis=0))
 
-_ACTIVATION_LAYERS = ("Activation", "ReLU", "Softmax", "LeakyReLU", "ELU")
-
 
 @dataclass
 class Patterns:
@@ -127,78 +134,19 @@ class Patterns:
 
 # --- the objective sub-model ------------------------------------------------------------------
 
-_OBJECTIVE_CACHE = model_cache()
 _STEP_CACHE = model_cache()
 
 
-def _redirected_relu(max_value: float | None = None):
-    """ReLU (capped at ``max_value``) with a *redirected* gradient (after Lucid's
-    ``redirected_relu_grad``): the incoming gradient also passes through units that are off,
-    wherever it pushes them back towards their live range; it is blocked only where it would push
-    an off unit further away. Forward values are the plain ReLU's; samples stay independent.
-
-    Used for the first ``redirect_steps`` steps of an ascent, so that a start image that leaves
-    most ReLUs of some intermediate layer off (no true gradient through them) still gets moving.
-    """
-    import tensorflow as tf
-
-    @tf.custom_gradient
-    def relu(x):
-        x = tf.convert_to_tensor(x)
-        y = tf.nn.relu(x) if max_value is None else tf.clip_by_value(x, 0.0, max_value)
-
-        def grad(dy):  # dy = d objective / d y; the ascent adds it
-            away = tf.logical_and(x <= 0, dy < 0)
-            if max_value is not None:
-                away = tf.logical_or(away, tf.logical_and(x >= max_value, dy > 0))
-            return tf.where(away, tf.zeros_like(dy), dy)
-
-        return y, grad
-
-    return relu
-
-
 def _objective_model(model, path: str, pre_activation: bool, redirect: bool = False):
-    """``(sub_model, post_fn)``: a model from the inputs to the layer ``path`` only (nothing
-    after it is computed), with the layer's activation removed when ``pre_activation``;
-    ``post_fn`` maps that output to the layer's real output (identity when nothing was removed).
-    With ``redirect``, every ReLU before the layer back-propagates by :func:`_redirected_relu`.
-    Cached per (model, path, pre_activation, redirect)."""
-    import keras
+    """A replay from the model's inputs to layer ``path`` only (nothing after it is computed):
+    outputs ``[layer output, pre-activation]`` (``pre_activation``) or ``[layer output]``. With
+    ``redirect``, every ReLU back-propagates the *redirected* gradient of
+    :data:`kerasviz.core.replay.RELU_GRADIENTS` (used for the first ``redirect_steps`` steps, so
+    that a start image that leaves most ReLUs of some layer off still gets moving)."""
+    from kerasviz.core.replay import replay_model
 
-    cache = _OBJECTIVE_CACHE.setdefault(model, {})
-    key = (path, bool(pre_activation), bool(redirect))
-    if key in cache:
-        return cache[key]
-    removed: list[Callable] = []
-
-    def override(p, layer):
-        if p != path:
-            is_relu, cap = _layers.relu_cap(layer) if redirect else (False, None)
-            if not is_relu:
-                return None
-            fn = _redirected_relu(cap)
-            if isinstance(layer, (keras.layers.ReLU, keras.layers.Activation)):
-                return keras.layers.Activation(fn, name=f"{layer.name}_redirected")
-            return _layers.WithActivation(layer, fn)
-        if not pre_activation:
-            return None
-        if type(layer).__name__ in _ACTIVATION_LAYERS:
-            removed.append(layer)
-            return lambda x, *a, **k: x
-        if _layers.activation_name(layer) not in (None, "linear"):
-            removed.append(layer.activation)
-            return _layers.WithActivation(layer, keras.activations.linear)
-        return None
-
-    flat = _layers.flatten(model, override if (pre_activation or redirect) else None)
-    if path not in flat.taps:
-        raise LayerNotFoundError(f"No layer {path!r} in model {model.name!r}.")
-    inputs = flat.inputs[0] if len(flat.inputs) == 1 else flat.inputs
-    sub = keras.Model(inputs, flat.taps[path], name=f"{model.name}_objective")
-    post = removed[0] if removed else (lambda t: t)
-    cache[key] = (sub, post)
-    return cache[key]
+    return replay_model(model, [path], relu="redirected" if redirect else None, logits=False,
+                        outputs=False, pre_activation=[path] if pre_activation else ())
 
 
 def _input_affine(model, preprocess) -> tuple[np.ndarray, np.ndarray]:
@@ -305,40 +253,67 @@ def _transform(img, t):
 
 
 
-def _graphs(model, path: str, pre_activation: bool, recipe: str, size: int, border: int,
-            grad_norm: str, A: np.ndarray, b: np.ndarray, param_size: int = 0):
-    """Compiled ``(steps, evaluate)``, cached per (model, layer, recipe, shapes, structural
-    options). ``steps(redirect)`` gives the step function whose ReLUs back-propagate normally
-    (False) or redirected (True), compiled on first use. Numbers that may change between calls
-    (step size, penalties, random transforms) are graph inputs, so they never cause a re-trace."""
+def _adam_step(p, g, m, v, t, lr):
+    """One element-wise Adam ascent step (β = 0.9, 0.999, ε = 1e-8, as Lucid's optimiser) of
+    parameters ``p`` along gradient ``g``; returns ``(p, m, v)``. ``t`` counts from 1."""
+    m = 0.9 * m + 0.1 * g
+    v = 0.999 * v + 0.001 * g * g
+    m_hat, v_hat = m / (1 - 0.9 ** t), v / (1 - 0.999 ** t)
+    return p + lr * m_hat / (v_hat ** 0.5 + 1e-8), m, v
+
+
+def _per_filter(fn, args, out_dtypes):
+    """``fn`` applied to each filter's slice of ``args`` (tensors, batch first) separately, as a
+    batch of one, in a graph loop; results stacked. Every filter then runs the same kernels on
+    the same shapes whatever the chunk it is in, so its result is bit-for-bit independent of the
+    batch (see the module docstring for why the lucid recipe needs this)."""
     import tensorflow as tf
 
-    key = (path, bool(pre_activation), recipe, size, border, grad_norm, param_size,
-           A.tobytes(), b.tobytes())
+    def one(xs):
+        return [o[0] for o in fn(*[x[None] for x in xs])]
+
+    return tf.map_fn(one, list(args), fn_output_signature=list(out_dtypes),
+                     parallel_iterations=8)
+
+
+def _graphs(model, path: str, pre_activation: bool, recipe: str, size: int, border: int,
+            grad_norm: str, param_size: int = 0):
+    """Compiled ``(steps, evaluate[, render])``, cached per (model, layer, recipe, shapes,
+    structural options). ``steps(redirect)`` gives the step function whose ReLUs back-propagate
+    normally (False) or redirected (True), compiled on first use.
+
+    Numbers that do not change shapes (the preprocessing's affine map ``A.T`` ``(3, 3)`` and ``b``
+    ``(3,)``, step size, learning rate, penalties, clip bounds, Adam's step count, random
+    transforms, the units) are graph inputs, so new values never re-trace."""
+    import tensorflow as tf
+
+    key = (path, bool(pre_activation), recipe, size, border, grad_norm, param_size)
     cache = _STEP_CACHE.setdefault(model, {})
     if key in cache:
         return cache[key]
-    sub, post = _objective_model(model, path, pre_activation)
-    At, bt = tf.constant(A.T), tf.constant(b)
+    sub = _objective_model(model, path, pre_activation)
 
-    def forward(raw, units, net=sub):
-        out = net(tf.einsum("nhwc,cd->nhwd", raw, At) + bt, training=False)
-        return _objective(out, units, border), _objective(post(out), units, border)
+    def forward(raw, units, At, bt, net=sub):
+        """``(objective, activation)`` ``float32 (F,)``: the pre-activation (or the output when
+        not ``pre_activation``) and the layer's output, averaged as the loss is."""
+        outs = _layers.as_list(net(tf.einsum("nhwc,cd->nhwd", raw, At) + bt, training=False))
+        return _objective(outs[-1], units, border), _objective(outs[0], units, border)
 
     spec_img = tf.TensorSpec((None, size, size, 3), tf.float32)
     spec_units = tf.TensorSpec((None,), tf.int32)
+    affine = [tf.TensorSpec((3, 3), tf.float32), tf.TensorSpec((3,), tf.float32)]
     scalar = tf.TensorSpec((), tf.float32)
 
-    @tf.function(input_signature=[spec_img, spec_units], reduce_retracing=True)
-    def evaluate(raw, units):
-        return forward(raw, units)
+    @tf.function(input_signature=[spec_img, spec_units, *affine], reduce_retracing=True)
+    def evaluate(raw, units, At, bt):
+        return forward(raw, units, At, bt)
 
     def book_step(grad_sub):
-        @tf.function(input_signature=[spec_img, spec_units] + [scalar] * 5)
-        def step(raw, units, step_size, tv, l2, lo, hi):
+        @tf.function(input_signature=[spec_img, spec_units, *affine] + [scalar] * 5)
+        def step(raw, units, At, bt, step_size, tv, l2, lo, hi):
             with tf.GradientTape() as tape:
                 tape.watch(raw)
-                score, _ = forward(raw, units, grad_sub)
+                score, _ = forward(raw, units, At, bt, grad_sub)
                 loss = tf.reduce_sum(score - _penalties(raw / 255.0, tv, l2))
             g = tape.gradient(loss, raw)
             if grad_norm == "rms":  # 1st edition: g / (RMS(g) + 1e-5), per sample
@@ -362,26 +337,26 @@ def _graphs(model, path: str, pre_activation: bool, recipe: str, size: int, bord
 
         @tf.function(input_signature=[pspec, scalar])
         def render(spectrum, decay_power):
-            return to_image(spectrum, decay_power) * 255.0
+            return _per_filter(lambda p: [to_image(p, decay_power) * 255.0], [spectrum],
+                               [tf.float32])[0]
 
         def make_step(grad_sub):
-            @tf.function(input_signature=[pspec, pspec, pspec, scalar, spec_units,
-                                          tf.TensorSpec((None, 4), tf.float32)] + [scalar] * 4)
-            def step(spectrum, m, v, t, units, tr, lr, decay_power, tv, l2):
-                return lucid_step(spectrum, m, v, t, units, tr, lr, decay_power, tv, l2, grad_sub)
-            return step
+            def one_filter(spectrum, m, v, units, tr, t, At, bt, lr, decay_power, tv, l2):
+                with tf.GradientTape() as tape:
+                    tape.watch(spectrum)
+                    img = to_image(spectrum, decay_power)
+                    score, _ = forward(_transform(img, tr) * 255.0, units, At, bt, grad_sub)
+                    loss = tf.reduce_sum(score - _penalties(img, tv, l2))
+                g = tape.gradient(loss, spectrum)
+                return (*_adam_step(spectrum, g, m, v, t, lr), score)
 
-        def lucid_step(spectrum, m, v, t, units, tr, lr, decay_power, tv, l2, grad_sub):
-            with tf.GradientTape() as tape:
-                tape.watch(spectrum)
-                img = to_image(spectrum, decay_power)
-                score, _ = forward(_transform(img, tr) * 255.0, units, grad_sub)
-                loss = tf.reduce_sum(score - _penalties(img, tv, l2))
-            g = tape.gradient(loss, spectrum)
-            m = 0.9 * m + 0.1 * g                                   # Adam (ascent), per element
-            v = 0.999 * v + 0.001 * tf.square(g)
-            m_hat, v_hat = m / (1 - 0.9 ** t), v / (1 - 0.999 ** t)
-            return spectrum + lr * m_hat / (tf.sqrt(v_hat) + 1e-8), m, v, score
+            @tf.function(input_signature=[pspec, pspec, pspec, scalar, spec_units, *affine,
+                                          tf.TensorSpec((None, 4), tf.float32)] + [scalar] * 4)
+            def step(spectrum, m, v, t, units, At, bt, tr, lr, decay_power, tv, l2):
+                return _per_filter(
+                    lambda *a: one_filter(*a, t, At, bt, lr, decay_power, tv, l2),
+                    [spectrum, m, v, units, tr], [tf.float32] * 4)
+            return step
 
     compiled: dict = {}
     model_ref = weakref.ref(model)  # the cache is keyed by the model: hold it weakly
@@ -389,7 +364,7 @@ def _graphs(model, path: str, pre_activation: bool, recipe: str, size: int, bord
     def steps(redirect: bool):
         if redirect not in compiled:
             compiled[redirect] = make_step(
-                _objective_model(model_ref(), path, pre_activation, True)[0] if redirect else sub)
+                _objective_model(model_ref(), path, pre_activation, True) if redirect else sub)
         return compiled[redirect]
 
     cache[key] = (steps, evaluate) if recipe == "book" else (steps, evaluate, render)
@@ -440,6 +415,66 @@ def _auto_batch(model, path: str, size: int, memory_mb: float) -> int:
     return int(max(1, min(256, memory_mb * 2 ** 20 // per)))
 
 
+def _pair(name, value, strict: bool):
+    """``(lo, hi)`` finite numbers with ``lo <= hi`` (``lo < hi`` when ``strict``)."""
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise ArgumentError(f"{name} must be a pair (lo, hi). Received: {name}={value!r}.")
+    lo, hi = (_validate.number(name, v) for v in value)
+    if hi < lo or (strict and hi == lo):
+        raise ArgumentError(f"{name} must have lo {'<' if strict else '<='} hi. "
+                            f"Received: {name}={value!r}.")
+    return lo, hi
+
+
+def _flag(name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise ArgumentError(f"{name} must be True or False. Received: {name}={value!r}.")
+    return bool(value)
+
+
+_num = _validate.number
+#: Option name -> check returning the clean value (raises ArgumentError).
+_OPTION_CHECKS = {
+    "steps": lambda n, v: _validate.integer(n, v, lo=0),
+    "size": lambda n, v: _validate.integer(n, v, lo=8),
+    "border": lambda n, v: _validate.integer(n, v, lo=0),
+    "crop": lambda n, v: _validate.integer(n, v, lo=0),
+    "octaves": lambda n, v: _validate.integer(n, v, lo=1),
+    "redirect_steps": lambda n, v: None if v is None else _validate.integer(n, v, lo=0),
+    "init": lambda n, v: _pair(n, v, strict=False),
+    "clip": lambda n, v: None if v is None else _pair(n, v, strict=True),
+    "grad_norm": lambda n, v: _validate.one_of(n, v, ("rms", "l2")),
+    "pre_activation": _flag,
+    "keep_best": _flag,
+    "step_size": lambda n, v: _num(n, v, lo=0, lo_open=True),
+    "lr": lambda n, v: _num(n, v, lo=0, lo_open=True),
+    "octave_scale": lambda n, v: _num(n, v, lo=0, lo_open=True),
+    "display_std": lambda n, v: _num(n, v, lo=0, lo_open=True),
+    "jitter": lambda n, v: _num(n, v, lo=0),
+    "scale": lambda n, v: _num(n, v, lo=0, hi=0.9),
+    "rotate": lambda n, v: _num(n, v, lo=0, hi=180),
+    "decay_power": _num,
+    "tv": lambda n, v: _num(n, v, lo=0),
+    "l2": lambda n, v: _num(n, v, lo=0),
+}
+
+
+def _check_options(recipe, options: dict, steps) -> dict:
+    """The recipe's defaults updated with ``options`` (and ``steps`` when given), each value
+    checked; raises ArgumentError (unknown recipe or option, bad value) before any TF work."""
+    _validate.one_of("recipe", recipe, RECIPES)
+    defaults = dict(_BOOK if recipe == "book" else _LUCID, **_COMMON)
+    for name in options:
+        if name not in defaults:
+            raise ArgumentError(f"Unknown option {name!r} for recipe {recipe!r}. Expected some "
+                                f"of {sorted(defaults)}. Received: {name}={options[name]!r}. "
+                                f"{suggest(name, defaults)}")
+    opt = {**defaults, **options}
+    if steps is not None:
+        opt["steps"] = steps
+    return {k: _OPTION_CHECKS[k](k, v) for k, v in opt.items()}
+
+
 def optimize_patterns(model, layer: Any = None, filters: Any = None, *, recipe: str = "book",
                       target: Any = None, steps: int | None = None, size: int | None = None,
                       seed: int = 0, batch_size: int | None = None,
@@ -450,36 +485,25 @@ def optimize_patterns(model, layer: Any = None, filters: Any = None, *, recipe: 
     See :func:`filter_patterns` for the arguments. Returns :class:`Patterns` (the uint8 images
     plus the optimised float images and the objective / activation before and after).
     """
-    if recipe not in RECIPES:
-        raise UnknownMethodError(f"Unknown recipe. Expected one of {list(RECIPES)}. Received: "
-                                 f"recipe={recipe!r}. {suggest(str(recipe), RECIPES)}")
-    defaults = dict(_BOOK if recipe == "book" else _LUCID, **_COMMON)
-    unknown = sorted(set(options) - set(defaults))
-    if unknown:
-        raise UnknownMethodError(f"Unknown option {unknown[0]!r} for recipe {recipe!r}. "
-                                 f"Expected some of "
-                        f"{sorted(defaults)}. {suggest(unknown[0], defaults)}")
-    opt = {**defaults, **options}
-    if steps is not None:
-        opt["steps"] = steps
-    if not isinstance(opt["steps"], (int, np.integer)) or opt["steps"] < 0:
-        raise ArgumentError(f"Expected steps to be an integer >= 0. Received: "
-                            f"steps={opt['steps']!r}")
-    if not isinstance(seed, (int, np.integer)):
-        raise ArgumentError(f"Expected an integer seed. Received: seed={seed!r}")
+    opt = _check_options(recipe, options, steps)
+    seed = _validate.integer("seed", seed, lo=0)
+    if batch_size is not None:
+        batch_size = _validate.positive_int("batch_size", batch_size)
+    memory_mb = _validate.number("memory_mb", memory_mb, lo=0, lo_open=True)
+    if size is not None:
+        size = _validate.integer("size", size, lo=8)
     path, units = _resolve_units(model, layer, filters, target)
     fixed = _fixed_input_size(model)
     if size is None:
         size = fixed or opt["size"]
-    elif fixed and int(size) != fixed:
+    elif fixed and size != fixed:
         raise ArgumentError(f"Model {model.name!r} takes {fixed}×{fixed} images only. Expected "
                          f"size={fixed} or None. Received: size={size!r}")
-    size = int(size)
-    if size < 8 or size <= 2 * opt["crop"]:
-        raise ArgumentError(f"Expected size >= 8 and > 2·crop ({2 * opt['crop']}). "
-                            f"Received: size={size}")
+    if size <= 2 * opt["crop"]:
+        raise ArgumentError(f"size must be larger than 2·crop ({2 * opt['crop']}). "
+                            f"Received: size={size}.")
     A, b = _input_affine(model, preprocess)
-    batch = int(batch_size) if batch_size else _auto_batch(model, path, size, memory_mb)
+    batch = batch_size or _auto_batch(model, path, size, memory_mb)
     run = _run_book if recipe == "book" else _run_lucid
 
     from tqdm.auto import tqdm
@@ -541,8 +565,9 @@ def filter_patterns(model, layer: Any = None, filters: Any = None, *, recipe: st
         target: class id(s) / name(s) instead of ``layer`` / ``filters``.
         steps: ascent steps (default 40 book, 192 lucid, spread over the octaves).
         size: image side in pixels; must be the model's input size when that is fixed.
-        seed: random seed; filter ``k`` uses ``numpy.random.default_rng([seed, k])``, so results
-            are reproducible and do not depend on batching.
+        seed: random seed (an int ≥ 0); filter ``k`` uses ``numpy.random.default_rng([seed,
+            k])``, so results are reproducible and do not depend on batching (see the module
+            docstring).
         batch_size: filters per compiled batch; default: as many as fit ``memory_mb``.
         memory_mb: memory budget for a batch's activations and gradients, in MiB.
         progress: tqdm progress bar; None shows it only on a terminal.
@@ -563,8 +588,8 @@ def filter_patterns(model, layer: Any = None, filters: Any = None, *, recipe: st
 
     Raises:
         LayerNotFoundError: unknown layer, or one without a 4-D or 2-D output.
-        ArgumentError: filters out of range, bad size / steps / seed.
-        UnknownMethodError: unknown recipe or recipe option.
+        ArgumentError: unknown recipe or recipe option, a bad option value, filters out of
+            range, bad size / steps / seed / batch_size / memory_mb.
         TargetError, UnknownClassError: bad target.
         ModelError: a preprocessing that is not affine per pixel.
 
@@ -598,29 +623,30 @@ def _run_book(model, path, units, size, seed, opt, A, b, bar):
     import tensorflow as tf
 
     steps, evaluate = _graphs(model, path, opt["pre_activation"], "book", size, opt["border"],
-                              opt["grad_norm"], A, b)
+                              opt["grad_norm"])
+    aff = (tf.constant(A.T), tf.constant(b))
     lo, hi = opt["init"]
     raw = np.stack([np.random.default_rng([seed, int(u)]).random((size, size, 3)) * (hi - lo) + lo
                     for u in units]).astype(np.float32)
     x, u = tf.constant(raw), tf.constant(units)
-    s0, a0 = evaluate(x, u)
+    s0, a0 = evaluate(x, u, *aff)
     lo_hi = opt["clip"] if opt["clip"] is not None else (-np.inf, np.inf)
     args = [tf.constant(float(v), tf.float32) for v in
             (opt["step_size"], opt["tv"], opt["l2"], *lo_hi)]
     best, best_score = x, s0
     for i in range(opt["steps"]):
-        new, score = steps(_redirected(i, opt))(x, u, *args)
+        new, score = steps(_redirected(i, opt))(x, u, *aff, *args)
         if opt["keep_best"] and i:  # score is the (true) objective at x, before this step
             better = score > best_score
             best = tf.where(better[:, None, None, None], x, best)
             best_score = tf.where(better, score, best_score)
         x = new
         bar.update(1)
-    s1, a1 = evaluate(x, u)
+    s1, a1 = evaluate(x, u, *aff)
     if opt["keep_best"]:
         better = s1 >= best_score
         x = tf.where(better[:, None, None, None], x, best)
-        s1, a1 = evaluate(x, u)
+        s1, a1 = evaluate(x, u, *aff)
     return x.numpy(), s0.numpy(), s1.numpy(), a0.numpy(), a1.numpy()
 
 
@@ -639,29 +665,31 @@ def _run_lucid(model, path, units, size, seed, opt, A, b, bar):
                              1 + r.uniform(-opt["scale"], opt["scale"], opt["steps"]),
                              np.deg2rad(r.uniform(-opt["rotate"], opt["rotate"], opt["steps"]))],
                             axis=1) for r in rngs], axis=1).astype(np.float32)   # (steps, F, 4)
-    u = tf.constant(units)
+    u, aff = tf.constant(units), (tf.constant(A.T), tf.constant(b))
     decay = tf.constant(float(opt["decay_power"]))
     lr, tv, l2 = (tf.constant(float(opt[k]), tf.float32) for k in ("lr", "tv", "l2"))
     done, image = 0, None          # image: float32 (F, size, size, 3) in [0, 255]
     for o, (side, n) in enumerate(zip(sides, per_oct)):
         steps, evaluate, render = _graphs(model, path, opt["pre_activation"], "lucid", size,
-                                          opt["border"], "adam", A, b, param_size=side)
+                                          opt["border"], "adam", param_size=side)
         if image is None:
             p = tf.constant(init.astype(np.float32))
-            s0, a0 = evaluate(render(p, decay), u)
-        else:                      # next octave: start from the last image at this resolution
-            small = tf.image.resize(image / 255.0, (side, side), "area").numpy()
-            p = tf.constant(_lucid_param_from_image(small, side, float(opt["decay_power"])))
+            s0, a0 = evaluate(render(p, decay), u, *aff)
+        else:  # next octave: the last image at this resolution, filter by filter (module doc)
+            smaller = [tf.image.resize(im[None] / 255.0, (side, side), "area").numpy()
+                       for im in image]
+            p = tf.constant(np.concatenate([
+                _lucid_param_from_image(im, side, float(opt["decay_power"])) for im in smaller]))
         m = v = tf.zeros_like(p)
         for i in range(n):
             step = steps(_redirected(done, opt))
-            p, m, v, _ = step(p, m, v, tf.constant(float(i + 1)), u, tf.constant(tr[done]),
-                              lr, decay, tv, l2)
+            p, m, v, _ = step(p, m, v, tf.constant(float(i + 1)), u, *aff,
+                              tf.constant(tr[done]), lr, decay, tv, l2)
             done += 1
             bar.update(1)
         bar.update(1)
         image = render(p, decay)
-    s1, a1 = evaluate(image, u)
+    s1, a1 = evaluate(image, u, *aff)
     return image.numpy(), s0.numpy(), s1.numpy(), a0.numpy(), a1.numpy()
 
 

@@ -1,5 +1,5 @@
 """Modified-backpropagation methods: the gradient of the score w.r.t. the input, through ReLUs
-whose backward rule is changed (see :mod:`kerasviz.core.relu_override`), on a replay of the model.
+whose backward rule is changed (see :mod:`kerasviz.core.replay`), on a replay of the model.
 
 Warnings:
     Guided backpropagation and deconvnet fail the model-randomisation sanity check (Adebayo et al.

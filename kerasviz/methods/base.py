@@ -131,7 +131,7 @@ class Context:
     def modified_dx(self, mode: str):
         """``float32 (n, H, W, C)`` ``∂ scores / ∂ x`` through ReLUs whose backward rule is
         ``mode``: ``"guided"`` (``dy · [x > 0] · [dy > 0]``) or ``"deconvnet"``
-        (``dy · [dy > 0]``); see :mod:`kerasviz.core.relu_override`."""
+        (``dy · [dy > 0]``); see :mod:`kerasviz.core.replay`."""
         return self._gradient(mode, "x")
 
     def on(self, xs) -> "Context":
@@ -329,12 +329,10 @@ class Plan:
     def tap_model(self, mode: str | None = None, layer: bool = True):
         """Replay from the input to ``[layer activations (if any), outputs…]`` (pre-softmax);
         ``mode`` ``"guided"``/``"deconvnet"`` for modified ReLU gradients."""
-        paths = [self.layer] if layer and self.layer is not None else []
-        if mode is None:
-            return L.tap_model(self.model, paths, logits=True)
-        from kerasviz.core.relu_override import relu_model
+        from kerasviz.core.replay import replay_model
 
-        return relu_model(self.model, mode, paths, logits=True)
+        paths = [self.layer] if layer and self.layer is not None else []
+        return replay_model(self.model, paths, relu=mode, logits=True)
 
     @property
     def softmax_output(self) -> bool:
