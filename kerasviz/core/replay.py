@@ -63,6 +63,7 @@ import tensorflow as tf
 from kerasviz import _validate
 from kerasviz._caches import model_cache
 from kerasviz._keras_compat import is_graph_model, run_through_graph
+from kerasviz.core.models import check_model
 from kerasviz.errors import LayerNotFoundError, ModelError, suggest
 
 #: ``override(path, layer)`` returns ``None`` (call the layer as usual) or a function
@@ -122,18 +123,8 @@ def flatten(model: keras.Model, override: Override | None = None) -> FlatGraph:
     cache = _per_model(model) if override is None else {}
     if "flat" in cache:
         return cache["flat"]
-    if not is_graph_model(model):
-        raise ModelError(
-            f"Model {model.name!r} of type {type(model).__name__} is a subclassed model; kerasviz "
-            f"needs a Functional or Sequential model whose layers it can reach. Wrap it: "
-            f"inputs = keras.Input(shape); model = keras.Model(inputs, your_model(inputs)).")
-    try:
-        ref_inputs = list(model.inputs)
-    except (AttributeError, ValueError):
-        ref_inputs = None
-    if not ref_inputs:
-        raise ModelError(f"Model {model.name!r} is not built: it has no defined input. Give it "
-                         f"an input shape (keras.Input(shape=...)) or call it on a batch first.")
+    check_model(model, graph=True, what="kerasviz")  # one message for subclassed / unbuilt models
+    ref_inputs = list(model.inputs)
     inputs = [keras.Input(batch_shape=tuple(t.shape), dtype=t.dtype, name=t.name.split(":")[0])
               for t in ref_inputs]
     taps: dict[str, Any] = {}
