@@ -138,7 +138,8 @@ def resize(image: np.ndarray, size: int | tuple[int, int], interpolation: str = 
 def resize_crop(image: np.ndarray, size: int | tuple[int, int], fraction: float = 0.875,
                 interpolation: str = "area") -> np.ndarray:
     """Resize keeping the aspect ratio, then cut out the centre: the usual ImageNet evaluation
-    crop (``fraction=0.875``: shorter side resized to 256, central 224 × 224).
+    crop (``fraction=0.875``: shorter side resized to 256, central 224 × 224). An image that
+    already has the output size is returned as it is (it is taken to be cropped already).
 
     Args:
         image: ``(H, W, C)`` or ``(H, W)``.
@@ -156,6 +157,8 @@ def resize_crop(image: np.ndarray, size: int | tuple[int, int], fraction: float 
     fraction = _validate.number("crop", fraction, 0.0, 1.0, lo_open=True)
     if h <= 0 or w <= 0:
         raise ImageError(f"Expected a positive size. Received: size={size!r}")
+    if image.shape[:2] == (h, w):
+        return image
     scale = max(h / fraction / image.shape[0], w / fraction / image.shape[1])
     rh, rw = max(h, round(image.shape[0] * scale)), max(w, round(image.shape[1] * scale))
     out = resize(image, (rh, rw), interpolation)
