@@ -143,8 +143,9 @@ def load_state_dict(path: str | Path) -> dict[str, np.ndarray]:
                              f"{exc}") from None
         for key in keys:
             storage = storages[key]
-            (numel,) = struct.unpack("<q", f.read(8))
-            raw = f.read(numel * storage.dtype.itemsize)
+            head = f.read(8)
+            numel = struct.unpack("<q", head)[0] if len(head) == 8 else -1
+            raw = f.read(max(numel, 0) * storage.dtype.itemsize)
             if numel != storage.numel or len(raw) != numel * storage.dtype.itemsize:
                 raise ModelError(f"'{path}' is truncated or corrupt (storage {key}).")
             storage.data = np.frombuffer(raw, storage.dtype)
