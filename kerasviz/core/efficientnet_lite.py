@@ -252,17 +252,18 @@ def load(weights: Any = "imagenet", include_top: bool = True, input_shape: tuple
 
     Raises:
         WeightsNotFoundError: ImageNet weights asked for but the package is not installed.
-        ModelError: an unexpected keyword or a weights file that does not fit.
+        ModelError: an unknown keyword or a weights file that does not fit.
     """
     import keras
 
     unknown = sorted(set(kwargs) - {"classifier_activation"})
     if unknown:
-        raise ModelError(f"Unexpected options {unknown} for {NAME!r}. Expected: weights, "
-                         f"include_top, input_shape, classifier_activation.")
+        raise ModelError(f"Unknown options for {NAME!r}. Expected some of: weights, include_top, "
+                         f"input_shape, classifier_activation. Received: {unknown}.")
     if weights is not None and weights != "imagenet" and not Path(str(weights)).is_file():
-        raise WeightsNotFoundError(f"Weights file '{weights}' does not exist. Expected "
-                                   f"weights='imagenet', None or an existing .weights.h5 file.")
+        raise WeightsNotFoundError(f"Weights file does not exist. Expected weights='imagenet', "
+                                   f"None or an existing .weights.h5 file. Received: "
+                                   f"weights={str(weights)!r}.")
     model = build(tuple(input_shape or (*INPUT_SIZE, 3)), True,
                   kwargs.get("classifier_activation", "softmax"))
     if weights is not None:
