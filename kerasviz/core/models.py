@@ -316,8 +316,8 @@ def preprocess(model, images: Any, *, preprocess: Callable | None = None) -> np.
 
     The rule: ``uint8`` arrays, file paths, bytes and PIL images are *raw images*: they are read
     (:func:`kerasviz.load_image`), resized to the model's input size (area interpolation when
-    shrinking, bilinear when enlarging; first centre-cropped to the aspect ratio when the model's
-    :class:`ModelInfo` has ``center_crop``) and passed through the model's ``preprocess_input``.
+    shrinking, bilinear when enlarging; keeping the aspect ratio and taking the centre when the
+    model's :class:`ModelInfo` has ``center_crop``) and passed through the model's ``preprocess_input``.
     Floating-point arrays are taken as *already preprocessed* model input and only checked.
 
     Args:
