@@ -216,6 +216,38 @@ def test_single_obstacle_on_one_side(side):
     assert this.std(axis=(1, 2)).mean() > other.std(axis=(1, 2)).mean()
 
 
+def _near(ob: dict, pad: float, size: int = SIZE) -> np.ndarray:
+    """``bool (size, size)``: the obstacle's bounding box grown by ``pad`` pixels."""
+    (cx, cy), (ex, ey) = ob["center"], (ob["radius"],) * 2 if ob["kind"] == "disc" else ob["half_size"]
+    mask = np.zeros((size, size), bool)
+    mask[max(0, round(cy - ey - pad)):round(cy + ey + pad) + 1,
+         max(0, round(cx - ex - pad)):round(cx + ex + pad) + 1] = True
+    return mask
+
+
+def test_camouflage_paints_obstacles_in_the_floor_colour():
+    """Same scenes and readings; only the obstacles change, to the colour of the floor around
+    them (their centre and points at 70 % of the half-extent, against the median of a ring of
+    floor just outside)."""
+    plain, camo = datasets.sensors(40, seed=5), datasets.sensors(40, seed=5, camouflage=True)
+    np.testing.assert_array_equal(camo.readings, plain.readings)
+    without_colour = [[{k: v for k, v in ob.items() if k != "color"} for ob in s["obstacles"]]
+                      for s in plain.scenes]
+    assert without_colour == [[{k: v for k, v in ob.items() if k != "color"} for ob in s["obstacles"]]
+                              for s in camo.scenes]
+    for image, plain_image, scene in zip(camo.images, plain.images, camo.scenes):
+        near = np.any([_near(ob, 2) for ob in scene["obstacles"]], axis=0)
+        np.testing.assert_array_equal(image[~near], plain_image[~near])
+        for ob in scene["obstacles"]:
+            floor = np.median(image[_near(ob, 8) & ~near].astype(np.float32), axis=0)
+            cx, cy = ob["center"]
+            ex, ey = (ob["radius"],) * 2 if ob["kind"] == "disc" else ob["half_size"]
+            for dx, dy in ((0, 0), (0.7, 0), (-0.7, 0), (0, 0.7), (0, -0.7)):
+                y, x = round(cy + dy * ey), round(cx + dx * ex)
+                assert np.linalg.norm(image[y, x] - floor) < 50, (ob, dx, dy)
+                assert np.linalg.norm(plain_image[y, x] - floor) > 80, (ob, dx, dy)
+
+
 def test_other_size_scales_geometry():
     images, readings, scenes = datasets.sensors(3, seed=1, size=64)
     assert images.shape == (3, 64, 64, 3)
@@ -248,6 +280,12 @@ def test_bad_size(fn, size):
 def test_bad_seed(fn, seed):
     with pytest.raises(ArgumentError, match="seed must be an integer ≥ 0"):
         fn(2, seed=seed)
+
+
+@pytest.mark.parametrize("value", [1, "yes", None])
+def test_bad_camouflage_option(value):
+    with pytest.raises(ArgumentError, match=f"camouflage must be True or False. Received: camouflage={value!r}"):
+        datasets.sensors(2, camouflage=value)
 
 
 def test_bad_obstacles_option():

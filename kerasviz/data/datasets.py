@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from kerasviz import _validate
+from kerasviz.errors import ArgumentError
 
 SHAPE_CLASSES: tuple[str, ...] = ("circle", "square", "triangle", "star", "cross")
 SENSOR_NAMES: tuple[str, ...] = ("left", "front_left", "front", "front_right", "right")
@@ -377,7 +378,8 @@ def _draw_robot(img: np.ndarray, geo: dict) -> None:
                (230, 230, 90), -1, cv2.LINE_AA, _SHIFT)
 
 
-def sensors(n: int, seed: int = 0, size: int = 96, obstacles: str | None = None) -> Sensors:
+def sensors(n: int, seed: int = 0, size: int = 96, obstacles: str | None = None,
+            camouflage: bool = False) -> Sensors:
     """Generate ``n`` robot camera images with the readings of its 5 proximity sensors.
 
     Each image is a bird's-eye view of a textured floor (tiles, stains, smooth noise) with the
@@ -394,6 +396,11 @@ def sensors(n: int, seed: int = 0, size: int = 96, obstacles: str | None = None)
         obstacles: None for 1–3 random obstacles; ``"left"`` (``"right"``) for a single obstacle
             entirely in the left (right) half of the image, placed near the leftmost (rightmost)
             sensor's ray so that sensor 0 (4) reads > 0.
+        camouflage: paint every obstacle in the floor's base colour instead of a colour far
+            from it (drawn as usual otherwise: same shape, darker rim). Everything else — the
+            geometry, the readings, the floor and the noise — is what the same ``seed`` gives
+            without it, so the two sets differ only where the obstacles are. A failure case:
+            the ``sensors`` model was trained on obstacles that stand out from the floor.
 
     Returns:
         :class:`Sensors` ``(images uint8 (n, size, size, 3), readings float32 (n, 5) in [0, 1],
@@ -401,11 +408,14 @@ def sensors(n: int, seed: int = 0, size: int = 96, obstacles: str | None = None)
 
     Raises:
         ArgumentError: ``n`` is not a positive integer, ``seed`` not an integer >= 0, ``size``
-            not an integer >= 32, or ``obstacles`` not None, ``"left"`` or ``"right"``.
+            not an integer >= 32, ``obstacles`` not None, ``"left"`` or ``"right"``, or
+            ``camouflage`` not True or False.
     """
     n, seed, size = _check(n, seed, size)
     if obstacles is not None:
         _validate.one_of("obstacles", obstacles, ["left", "right"])
+    if not isinstance(camouflage, (bool, np.bool_)):
+        raise ArgumentError(f"camouflage must be True or False. Received: camouflage={camouflage!r}.")
     rng = np.random.default_rng([seed, 2])
     geo = _scene_geometry(size)
     images = np.empty((n, size, size, 3), np.uint8)
@@ -432,7 +442,9 @@ def sensors(n: int, seed: int = 0, size: int = 96, obstacles: str | None = None)
         colors = []
         for ob in placed:
             color = _random_color(rng, [floor_color] + colors, 120)
-            colors.append(color)
+            colors.append(color)      # drawn even when camouflaged: the same random stream
+            if camouflage:
+                color = floor_color
             ob["color"] = tuple(int(round(c)) for c in color)
             _draw_obstacle(img, ob, color)
         _draw_robot(img, geo)
