@@ -100,6 +100,13 @@ def rgb(name: str, value: Any) -> tuple[int, int, int]:
     return out
 
 
+def boolean(name: str, value: Any) -> bool:
+    """``value`` if it is ``True`` or ``False`` (NumPy booleans too; not 0, 1 or strings)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ArgumentError(f"{name} must be True or False. Received: {name}={value!r}.")
+    return bool(value)
+
+
 def function(name: str, value: Any) -> Any:
     """``value`` if it is callable."""
     if not callable(value):

@@ -291,3 +291,16 @@ def test_bad_camouflage_option(value):
 def test_bad_obstacles_option():
     with pytest.raises(ArgumentError, match=r"obstacles must be one of \['left', 'right'\].*'up'"):
         datasets.sensors(2, obstacles="up")
+
+
+def test_obstacle_mask_covers_the_obstacles_drawn():
+    images, _, scenes = datasets.sensors(6, seed=3)
+    for image, scene in zip(images, scenes):
+        mask = datasets.obstacle_mask(scene)
+        assert mask.shape == image.shape[:2] and mask.any()
+        for ob in scene["obstacles"]:
+            x, y = (round(c) for c in ob["center"])
+            assert mask[y, x]  # every obstacle's centre is inside
+            inside = image[mask].astype(float).mean(0)
+        # obstacles are painted far from the floor colour: masked pixels differ from the rest
+        assert np.abs(inside - image[~mask].astype(float).mean(0)).max() > 20

@@ -73,6 +73,19 @@ def test_failed_download_is_a_clear_error(empty_weight_caches, monkeypatch):
     assert file_utils.get_file is offline  # the temporary routing was undone
 
 
+def test_download_false_never_calls_the_downloader(empty_weight_caches, monkeypatch):
+    from kerasviz._keras_compat import file_utils_module
+    file_utils = file_utils_module()
+    calls = []
+    monkeypatch.delenv("KERASVIZ_OFFLINE")  # only download=False stands between us and the net
+    monkeypatch.setattr(file_utils, "get_file", lambda *a, **k: calls.append(a))
+    with pytest.raises(WeightsNotFoundError, match="download=False"):
+        kerasviz.load_model("resnet50", include_top=False, input_shape=(32, 32, 3), download=False)
+    assert calls == []
+    with pytest.raises(kerasviz.ArgumentError, match="download must be True or False"):
+        kerasviz.load_model("resnet50", download="no")
+
+
 def test_missing_explicit_weights_file(tmp_path):
     with pytest.raises(WeightsNotFoundError, match="does not exist"):
         kerasviz.load_model("vgg16", weights=str(tmp_path / "nope.h5"))

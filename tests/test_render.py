@@ -62,3 +62,51 @@ def test_report_writes_index_with_existing_pngs(tmp_path):
     html = index.read_text()
     assert "t &lt;1&gt;" in html and "text &amp; more" in html and "<td>1</td>" in html
     assert "src='one_fig.png'" in html and (tmp_path / "r" / "one_fig.png").is_file()
+
+
+def test_row_keeps_each_panels_aspect_at_one_height():
+    a = np.zeros((10, 20, 3), np.uint8)          # 2:1
+    b = np.full((40, 40, 3), 200, np.uint8)      # 1:1, shrunk
+    out = render.row([a, b], height=30, pad=3)
+    assert out.shape == (30, 60 + 3 + 30, 3)
+    assert (out[:, 60:63] == 255).all() and (out[:, 63:] == 200).all() and (out[:, :60] == 0).all()
+    with pytest.raises(ArgumentError, match="at least one panel"):
+        render.row([], 10)
+
+
+def test_draw_rays_ends_where_asked():
+    img = np.zeros((101, 101, 3), np.uint8)
+    out = render.draw_rays(img, (50, 100), [0.0, 90.0], [40, 30], color=(255, 0, 0))
+    # anti-aliased lines: > 150 on the line, 0 well away from it
+    assert out[100 - 40, 50, 0] > 150 and out[100 - 20, 50, 0] > 150    # up, 40 px long
+    assert out[100, 50 + 30, 0] > 150 and out[100 - 60, 50, 0] == 0      # right, nothing beyond
+    assert (img == 0).all()  # the input is not drawn on
+    with pytest.raises(ArgumentError, match="one length"):
+        render.draw_rays(img, (0, 0), [0.0], [1, 2])
+
+
+def test_standardized_is_the_books_deprocess():
+    x = np.random.default_rng(0).normal(3.0, 2.0, (8, 8, 3)).astype(np.float32)
+    out = render.standardized(x, 0.1).astype(np.float64) / 255
+    z = (x - x.mean()) / (x.std() + 1e-5)
+    np.testing.assert_allclose(out, np.clip(z * 0.1 + 0.5, 0, 1), atol=0.5 / 255 + 1e-6)
+
+
+def test_colormap_stops_follow_the_colormap():
+    stops = render.colormap_stops("gray", 3)
+    assert stops == ["#000000", "#808080", "#ffffff"]
+    assert render.colormap_stops("jet", 2)[0] != render.colormap_stops("jet", 2)[1]
+
+
+def test_report_page_is_for_phones_too_and_draws_legends_and_notes(tmp_path):
+    from kerasviz.present.report import Report
+
+    rep = Report("t", tmp_path / "r")
+    rep.section("A")
+    rep.note("skipped: why")
+    rep.figure("heat", np.zeros((4, 4, 3), np.uint8), "cap", legend="gray", pixelated=True)
+    rep.figure("plain", np.zeros((4, 4, 3), np.uint8), "cap")
+    html = rep.write().read_text()
+    assert "name='viewport'" in html and "max-width:100%" in html
+    assert html.count("class='legend'") == 1 and "#000000" in html and "#ffffff" in html
+    assert "<p class='note'>skipped: why</p>" in html and html.count("class='pixelated'") == 1

@@ -183,7 +183,8 @@ def available_models() -> list[str]:
 
 def load_model(name_or_path: Any, weights: Any = "imagenet", *, include_top: bool = True,
                input_shape: tuple | None = None, safe_mode: bool = True,
-               preprocess: Callable | None = None, class_names: Any = None, **kwargs):
+               preprocess: Callable | None = None, class_names: Any = None, download: bool = True,
+               **kwargs):
     """Load a model by name, from a file, or register a model object.
 
     Args:
@@ -199,6 +200,8 @@ def load_model(name_or_path: Any, weights: Any = "imagenet", *, include_top: boo
         preprocess: for files and model objects: ``f(float32 (N, H, W, 3) RGB in [0, 255]) ->
             model input`` (e.g. ``keras.applications.resnet50.preprocess_input``).
         class_names: output unit names for files and model objects (``"imagenet"`` or a list).
+        download: for applications: False uses only cached weights (never the network) and
+            raises :class:`WeightsNotFoundError` at once when they are not cached.
 
     Returns:
         A ``keras.Model``; :func:`model_info` tells its preprocessing, input size and classes.
@@ -236,7 +239,8 @@ def load_model(name_or_path: Any, weights: Any = "imagenet", *, include_top: boo
         module = importlib.import_module(BUILT_MODELS[key.lower()])
         return module.load(weights, include_top=include_top, input_shape=input_shape, **kwargs)
     if key.lower() in APPLICATIONS:
-        return _load_application(key.lower(), weights, include_top, input_shape, **kwargs)
+        return _load_application(key.lower(), weights, include_top, input_shape,
+                                 _validate.boolean("download", download), **kwargs)
     path = Path(key).expanduser()
     if path.suffix in (".keras", ".h5", ".hdf5") or path.exists():
         return _load_file(path, safe_mode, preprocess, class_names)
@@ -307,6 +311,8 @@ def _find_or_fetch(original, fname, origin, **kwargs):
     searched = [str(d) for d in dirs]
     if os.environ.get("KERASVIZ_OFFLINE", "") not in ("", "0"):
         raise WeightsNotFoundError(_missing_message(fname, searched, "KERASVIZ_OFFLINE is set"))
+    if not getattr(_CURRENT_APP, "download", True):
+        raise WeightsNotFoundError(_missing_message(fname, searched, "download=False"))
     try:
         return _download_to_cache(original, fname, origin, **kwargs)
     except Exception as exc:  # Keras raises a bare Exception on a failed download
@@ -325,7 +331,8 @@ def _missing_message(fname: str, searched: list[str], why: str) -> str:
             f"and copy {fname} into {searched[0]}, or pass weights=PATH.")
 
 
-def _load_application(name: str, weights, include_top: bool, input_shape, **kwargs):
+def _load_application(name: str, weights, include_top: bool, input_shape, download: bool = True,
+                      **kwargs):
     import keras
 
     spec = APPLICATIONS[name]
@@ -336,7 +343,7 @@ def _load_application(name: str, weights, include_top: bool, input_shape, **kwar
     if weights is not None and weights != "imagenet" and not Path(str(weights)).is_file():
         raise WeightsNotFoundError(f"Weights file '{weights}' does not exist. Expected "
                                    f"weights='imagenet', None or an existing file.")
-    _CURRENT_APP.name = name
+    _CURRENT_APP.name, _CURRENT_APP.download = name, download
     with routed_get_file(_find_or_fetch):
         model = constructor(weights=weights, include_top=include_top, input_shape=input_shape,
                             **kwargs)

@@ -352,8 +352,9 @@ def _random_obstacle(rng: np.random.Generator, geo: dict, angle_deg: float | Non
     return ob
 
 
-def _draw_obstacle(img: np.ndarray, ob: dict, color) -> None:
-    mask = np.zeros(img.shape[:2], np.uint8)
+def _obstacle_alpha(size: int, ob: dict) -> np.ndarray:
+    """Anti-aliased coverage ``float32 (size, size)`` in [0, 1] of one obstacle."""
+    mask = np.zeros((size, size), np.uint8)
     cx, cy = ob["center"]
     if ob["kind"] == "disc":
         cv2.circle(mask, (round(cx * _ONE), round(cy * _ONE)), round(ob["radius"] * _ONE), 255, -1,
@@ -362,7 +363,22 @@ def _draw_obstacle(img: np.ndarray, ob: dict, color) -> None:
         hx, hy = ob["half_size"]
         poly = np.array([(cx - hx, cy - hy), (cx + hx, cy - hy), (cx + hx, cy + hy), (cx - hx, cy + hy)])
         cv2.fillPoly(mask, [np.round(poly * _ONE).astype(np.int32)], 255, cv2.LINE_AA, _SHIFT)
-    alpha = mask.astype(np.float32) / 255
+    return mask.astype(np.float32) / 255
+
+
+def obstacle_mask(scene: dict) -> np.ndarray:
+    """``bool (size, size)``: the pixels covered (at least half) by the scene's obstacles, for
+    one entry of :attr:`Sensors.scenes` — ground truth for where a sensor's explanation should
+    point."""
+    size = int(scene["size"])
+    alpha = np.zeros((size, size), np.float32)
+    for ob in scene["obstacles"]:
+        alpha = np.maximum(alpha, _obstacle_alpha(size, ob))
+    return alpha >= 0.5
+
+
+def _draw_obstacle(img: np.ndarray, ob: dict, color) -> None:
+    alpha = _obstacle_alpha(img.shape[0], ob)
     # darker rim, lit centre: reads as a solid object seen from above
     rim = alpha - cv2.erode(alpha, np.ones((3, 3), np.uint8))
     _blend(img, alpha, color)
@@ -456,4 +472,4 @@ def sensors(n: int, seed: int = 0, size: int = 96, obstacles: str | None = None,
 
 
 __all__ = ["SHAPE_CLASSES", "SENSOR_NAMES", "SENSOR_ANGLES_DEG", "Shapes", "Sensors", "shapes",
-           "sensors", "sensor_readings"]
+           "sensors", "sensor_readings", "obstacle_mask"]

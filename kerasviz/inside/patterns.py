@@ -699,10 +699,13 @@ def _redirected(i: int, opt: dict) -> bool:
 
 
 def _display(raw: np.ndarray, opt: dict) -> np.ndarray:
-    """The book's ``deprocess_image``, per image: standardise, ×std, +0.5, crop, clip, ×255."""
-    x = raw - raw.mean(axis=(1, 2, 3), keepdims=True)
-    x = x / (x.std(axis=(1, 2, 3), keepdims=True) + 1e-5) * opt["display_std"] + 0.5
-    return _to_uint8(x * 255.0, opt["crop"])
+    """The book's ``deprocess_image`` per image (:func:`kerasviz.present.render.standardized`),
+    then the display crop."""
+    from kerasviz.present.render import standardized
+
+    images = np.stack([standardized(r, opt["display_std"]) for r in raw])
+    c = opt["crop"]
+    return images[:, c:-c, c:-c] if c else images
 
 
 def _to_uint8(raw255: np.ndarray, crop: int) -> np.ndarray:

@@ -60,6 +60,16 @@ def to_uint8(x: np.ndarray) -> np.ndarray:
     return (np.clip(np.asarray(x, np.float32), 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
+def standardized(x: np.ndarray, std: float = 0.1) -> np.ndarray:
+    """The book's ``deprocess_image``, the usual display of gradients and filter patterns:
+    ``float (H, W, C)`` → ``(x − mean) / (std(x) + 1e-5) · std + 0.5``, clipped to [0, 1], as
+    ``uint8 (H, W, C)``."""
+    x = np.asarray(x, np.float32)
+    std = _validate.number("std", std, lo=0.0, lo_open=True)
+    x = (x - x.mean()) / (x.std() + 1e-5) * std + 0.5
+    return np.clip(x * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
 def resize_map(m: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Bilinear resize of a ``(h, w)`` float map to ``size = (H, W)``."""
     import cv2
@@ -188,6 +198,71 @@ def tile(images: Sequence[np.ndarray] | np.ndarray, cols: int = 16, pad: int = 1
         r, c = divmod(i, cols)
         grid[r * (h + pad): r * (h + pad) + h, c * (w + pad): c * (w + pad) + w] = images[i]
     return grid
+
+
+def row(images: Sequence[np.ndarray], height: int, pad: int = 4, pad_value: int = 255) -> np.ndarray:
+    """Panels of any sizes side by side, each resized to ``height`` pixels with its aspect kept
+    (nearest-neighbour when enlarging by 2× or more, so small maps stay crisp; area otherwise).
+
+    Args:
+        images: ``uint8 (h_i, w_i, 3)`` panels.
+        height: output height in pixels, ≥ 1.
+
+    Returns:
+        ``uint8 (height, Σ w_i' + pad·(n-1), 3)``.
+    """
+    import cv2
+
+    height = _validate.positive_int("height", height)
+    pad = _validate.integer("pad", pad, lo=0)
+    if not len(images):
+        raise ArgumentError("row needs at least one panel. Received: images=[].")
+    panels = []
+    for im in images:
+        im = _image(im)
+        h, w = im.shape[:2]
+        width = max(1, round(w * height / h))
+        method = cv2.INTER_NEAREST if height >= 2 * h else cv2.INTER_AREA
+        panels.append(cv2.resize(np.ascontiguousarray(im, np.uint8), (width, height),
+                                 interpolation=method))
+    gap = np.full((height, pad, 3), pad_value, np.uint8)
+    parts = [p for panel in panels for p in (panel, gap)][:-1]
+    return np.concatenate(parts, axis=1)
+
+
+def draw_rays(image: np.ndarray, origin: Sequence[float], angles_deg: Sequence[float],
+              lengths: Sequence[float], labels: Sequence[str] | None = None,
+              color=(255, 255, 0), thickness: int = 1) -> np.ndarray:
+    """Copy of ``image`` with one ray per angle from ``origin`` (``x, y`` pixels; 0° points up,
+    negative angles to the left), each ``lengths[i]`` pixels long and ending in a dot, with
+    ``labels[i]`` written beyond its end. Returns ``uint8 (H, W, 3)``."""
+    import cv2
+
+    out = _image(image).astype(np.uint8).copy()
+    color = tuple(int(c) for c in _validate.rgb("color", color))
+    if len(angles_deg) != len(lengths) or (labels is not None and len(labels) != len(lengths)):
+        raise ArgumentError(f"draw_rays needs one length (and label) per angle. Received: "
+                            f"{len(angles_deg)} angles, {len(lengths)} lengths.")
+    x0, y0 = (float(v) for v in origin)
+    scale = max(out.shape[:2]) / 400
+    for i, (angle, length) in enumerate(zip(angles_deg, lengths)):
+        dx, dy = np.sin(np.radians(angle)), -np.cos(np.radians(angle))
+        end = (round(x0 + dx * length), round(y0 + dy * length))
+        cv2.line(out, (round(x0), round(y0)), end, color, thickness, cv2.LINE_AA)
+        cv2.circle(out, end, thickness + 2, color, -1, cv2.LINE_AA)
+        if labels is not None:
+            (tw, th), _ = cv2.getTextSize(labels[i], cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+            cx, cy = x0 + dx * (length + 1.2 * th + 4), y0 + dy * (length + 1.2 * th + 4)
+            at = (int(np.clip(cx - tw / 2, 0, out.shape[1] - tw)), int(np.clip(cy + th / 2, th, out.shape[0] - 1)))
+            cv2.putText(out, labels[i], at, cv2.FONT_HERSHEY_SIMPLEX, scale, color, 1, cv2.LINE_AA)
+    return out
+
+
+def colormap_stops(colormap: str = "jet", n: int = 11) -> list[str]:
+    """``n`` CSS colours ``#rrggbb`` from 0 to 1 along ``colormap``: a legend's gradient."""
+    n = _validate.integer("n", n, lo=2)
+    rgb = colorize(np.linspace(0, 1, n, dtype=np.float32)[None], colormap)[0]
+    return ["#%02x%02x%02x" % tuple(int(c) for c in px) for px in rgb]
 
 
 def save_png(path, image: np.ndarray) -> None:

@@ -13,13 +13,15 @@ from typing import Sequence
 
 import numpy as np
 
-from kerasviz.present.render import save_png
+from kerasviz.present.render import colormap_stops, save_png
 
 
 @dataclass
 class _Figure:
     file: str
     caption: str
+    legend: str | None = None   # colormap name: a colour scale is drawn under the figure
+    pixelated: bool = False     # crisp enlarged pixels (small synthetic images), not photos
 
 
 @dataclass
@@ -28,6 +30,7 @@ class _Section:
     text: str = ""
     figures: list = field(default_factory=list)
     table: tuple | None = None
+    notes: list = field(default_factory=list)
 
 
 class Report:
@@ -49,12 +52,18 @@ class Report:
     def section(self, title: str, text: str = "") -> None:
         self.sections.append(_Section(title, text))
 
-    def figure(self, name: str, image: np.ndarray, caption: str = "") -> Path:
+    def note(self, text: str) -> None:
+        """A one-line remark in the current section (e.g. why a part was skipped)."""
+        self.sections[-1].notes.append(text)
+
+    def figure(self, name: str, image: np.ndarray, caption: str = "", *,
+               legend: str | None = None, pixelated: bool = False) -> Path:
         """Save ``uint8 (H, W, 3)`` as ``<name>.png`` in the report folder and show it in the
-        current section; returns the PNG's path."""
+        current section; returns the PNG's path. ``legend``: the colormap of the heatmaps in the
+        picture, drawn as a colour scale (low → high attribution) under it."""
         file = re.sub(r"[^A-Za-z0-9_.-]+", "_", name) + ".png"
         save_png(self.out_dir / file, image)
-        self.sections[-1].figures.append(_Figure(file, caption))
+        self.sections[-1].figures.append(_Figure(file, caption, legend, pixelated))
         return self.out_dir / file
 
     def table(self, header: Sequence[str], rows: Sequence[Sequence]) -> None:
@@ -63,27 +72,50 @@ class Report:
     def write(self) -> Path:
         """Write ``index.html``; returns its path."""
         e = html.escape
-        parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{e(self.title)}</title>",
-                 "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
-                 "figure{display:inline-block;margin:6px;vertical-align:top;text-align:center}"
-                 "figure img{image-rendering:pixelated;border:1px solid #ccc;max-width:520px}"
-                 "figcaption{font-size:13px;max-width:260px;margin:auto}"
-                 "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px}"
-                 "</style></head><body>", f"<h1>{e(self.title)}</h1>"]
+        parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+                 f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
+                 f"<title>{e(self.title)}</title><style>{_CSS}</style></head><body>",
+                 f"<h1>{e(self.title)}</h1>"]
         for s in self.sections:
-            parts.append(f"<h2>{e(s.title)}</h2>")
+            parts.append(f"<section><h2>{e(s.title)}</h2>")
             if s.text:
                 parts.append(f"<p>{e(s.text)}</p>")
+            parts += [f"<p class='note'>{e(n)}</p>" for n in s.notes]
             if s.table:
                 header, rows = s.table
-                parts.append("<table><tr>" + "".join(f"<th>{e(str(h))}</th>" for h in header) + "</tr>")
+                parts.append("<div class='scroll'><table><tr>"
+                             + "".join(f"<th>{e(str(h))}</th>" for h in header) + "</tr>")
                 parts += ["<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in r) + "</tr>" for r in rows]
-                parts.append("</table>")
+                parts.append("</table></div>")
             for f in s.figures:
-                parts.append(f"<figure><img src='{e(f.file)}' alt='{e(f.caption)}'>"
-                             f"<figcaption>{e(f.caption)}</figcaption></figure>")
+                cls = " class='pixelated'" if f.pixelated else ""
+                parts.append(f"<figure><img{cls} src='{e(f.file)}' alt='{e(f.caption)}'>"
+                             + (_legend(f.legend) if f.legend else "")
+                             + f"<figcaption>{e(f.caption)}</figcaption></figure>")
+            parts.append("</section>")
         parts.append("</body></html>")
         self.out_dir.mkdir(parents=True, exist_ok=True)
         index = self.out_dir / "index.html"
         index.write_text("\n".join(parts), encoding="utf-8")
         return index
+
+
+_CSS = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:1.5em auto;padding:0 12px;"
+        "color:#222;line-height:1.45}"
+        "figure{margin:14px 0;max-width:100%}"
+        "figure img{display:block;max-width:100%;height:auto;border:1px solid #ccc}"
+        "img.pixelated{image-rendering:pixelated}"
+        "figcaption{font-size:14px;color:#444;margin-top:4px}"
+        ".legend{display:flex;align-items:center;gap:6px;font-size:12px;color:#555;"
+        "max-width:360px;margin-top:4px}.legend .bar{flex:1;height:10px;border:1px solid #aaa}"
+        ".note{background:#f4f6f8;border-left:4px solid #8aa;padding:6px 10px}"
+        ".scroll{overflow-x:auto}table{border-collapse:collapse;font-size:14px}"
+        "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}")
+
+
+def _legend(colormap: str) -> str:
+    """A colour scale for heatmaps drawn with ``colormap``: low → high attribution."""
+    gradient = ",".join(colormap_stops(colormap))
+    return (f"<div class='legend' data-colormap='{html.escape(colormap)}'><span>low</span>"
+            f"<span class='bar' style='background:linear-gradient(to right,{gradient})'></span>"
+            f"<span>high attribution</span></div>")

@@ -1,0 +1,53 @@
+"""Real photos that ship inside installed packages, for demos, notebooks and the browser page.
+
+scikit-image (``pip install "kerasviz[imagenet]"``) ships ``chelsea`` (a tabby cat), ``coffee``
+(an espresso) and ``rocket`` (a rocket on its launch pad) in ``skimage.data``; Matplotlib, always
+installed, ships ``grace_hopper``. No download, no file of ours.
+"""
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+
+from kerasviz import _validate
+
+#: photo name -> what it shows (the ImageNet class a good model names)
+PHOTOS: dict[str, str] = {"chelsea": "a tabby cat", "coffee": "a cup of espresso",
+                          "rocket": "a rocket on its launch pad",
+                          "grace_hopper": "Grace Hopper in uniform (a military uniform)"}
+_SKIMAGE = ("chelsea", "coffee", "rocket")
+
+
+def available() -> list[str]:
+    """Names of the photos that the installed packages provide, in :data:`PHOTOS` order."""
+    have_skimage = importlib.util.find_spec("skimage") is not None
+    return [n for n in PHOTOS if n not in _SKIMAGE or have_skimage]
+
+
+def photo(name: str) -> np.ndarray:
+    """One bundled photo as ``uint8 (H, W, 3)`` RGB at its own size.
+
+    Raises:
+        ArgumentError: ``name`` is not one of :data:`PHOTOS`, or its package (scikit-image) is
+            not installed (the message says how to install it).
+    """
+    from kerasviz.errors import ArgumentError
+
+    _validate.one_of("name", name, PHOTOS)
+    if name not in available():
+        raise ArgumentError(f"Photo {name!r} comes with scikit-image, which is not installed. "
+                            f"Install it with: pip install \"kerasviz[imagenet]\". "
+                            f"Available now: {available()}.")
+    if name in _SKIMAGE:
+        import skimage.data
+
+        return np.ascontiguousarray(getattr(skimage.data, name)()[..., :3], np.uint8)
+    from matplotlib import cbook
+
+    from kerasviz.core.images import load_image
+
+    return load_image(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+
+
+__all__ = ["PHOTOS", "available", "photo"]
