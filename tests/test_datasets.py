@@ -304,3 +304,39 @@ def test_obstacle_mask_covers_the_obstacles_drawn():
             inside = image[mask].astype(float).mean(0)
         # obstacles are painted far from the floor colour: masked pixels differ from the rest
         assert np.abs(inside - image[~mask].astype(float).mean(0)).max() > 20
+
+
+def test_obstacle_mask_of_one_sensor_holds_the_point_its_ray_hits():
+    _, readings, scenes = datasets.sensors(8, seed=5)
+    checked = 0
+    for reading, scene in zip(readings, scenes):
+        every = datasets.obstacle_mask(scene)
+        (ox, oy), reach = scene["origin"], scene["max_range"]
+        for k, (value, angle) in enumerate(zip(reading, scene["angles_deg"])):
+            seen = datasets.obstacle_mask(scene, sensor=k)
+            if value == 0:
+                assert not seen.any()
+                continue
+            assert seen.any() and not (seen & ~every).any()
+            # the first hit, a little further along the ray: inside the obstacle this sensor sees
+            depth = (1 - value) * reach + 1.5
+            x = ox + depth * np.sin(np.radians(angle))
+            y = oy - depth * np.cos(np.radians(angle))
+            assert datasets.obstacle_mask(scene, sensor=k, grow=1)[round(y), round(x)]
+            checked += 1
+    assert checked >= 8
+
+
+def test_obstacle_mask_grow_and_robot_mask():
+    _, _, scenes = datasets.sensors(3, seed=1)
+    for scene in scenes:
+        mask, grown = datasets.obstacle_mask(scene), datasets.obstacle_mask(scene, grow=2)
+        assert not (mask & ~grown).any() and grown.sum() > mask.sum()
+        robot = datasets.robot_mask(scene)
+        r = scene["robot_radius"]
+        assert abs(robot.sum() - np.pi * r * r / 2) < 2 * np.pi * r  # a half disc at the bottom edge
+        assert not (robot & mask).any()
+    with pytest.raises(ArgumentError, match="grow must be an integer ≥ 0"):
+        datasets.obstacle_mask(scenes[0], grow=-1)
+    with pytest.raises(ArgumentError, match="sensor must be an integer"):
+        datasets.obstacle_mask(scenes[0], sensor=5)

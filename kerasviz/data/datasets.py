@@ -366,15 +366,39 @@ def _obstacle_alpha(size: int, ob: dict) -> np.ndarray:
     return mask.astype(np.float32) / 255
 
 
-def obstacle_mask(scene: dict) -> np.ndarray:
+def obstacle_mask(scene: dict, sensor: int | None = None, grow: int = 0) -> np.ndarray:
     """``bool (size, size)``: the pixels covered (at least half) by the scene's obstacles, for
     one entry of :attr:`Sensors.scenes` — ground truth for where a sensor's explanation should
-    point."""
-    size = int(scene["size"])
+    point.
+
+    Args:
+        sensor: index into ``SENSOR_NAMES``: only the obstacle that sensor sees first (all False
+            when it sees none); None: every obstacle.
+        grow: pixels added around the obstacles (a square dilation), >= 0.
+    """
+    grow = _validate.integer("grow", grow, lo=0)
+    size, obstacles = int(scene["size"]), list(scene["obstacles"])
+    if sensor is not None:
+        sensor = _validate.integer("sensor", sensor, lo=0, hi=len(scene["angles_deg"]) - 1)
+        reach = [sensor_readings([ob], size, origin=scene["origin"], angles_deg=scene["angles_deg"],
+                                 max_range=scene["max_range"])[sensor] for ob in obstacles]
+        obstacles = [obstacles[int(np.argmax(reach))]] if max(reach, default=0) > 0 else []
     alpha = np.zeros((size, size), np.float32)
-    for ob in scene["obstacles"]:
+    for ob in obstacles:
         alpha = np.maximum(alpha, _obstacle_alpha(size, ob))
-    return alpha >= 0.5
+    mask = alpha >= 0.5
+    if grow:
+        mask = cv2.dilate(mask.astype(np.uint8), np.ones((2 * grow + 1,) * 2, np.uint8)) > 0
+    return mask
+
+
+def robot_mask(scene: dict) -> np.ndarray:
+    """``bool (size, size)``: the pixels of the robot's body in one entry of
+    :attr:`Sensors.scenes` (where an explanation of a reading should *not* point)."""
+    size = int(scene["size"])
+    (ox, oy), r = scene["origin"], scene["robot_radius"]
+    yy, xx = np.mgrid[0:size, 0:size]
+    return np.hypot(xx - ox, yy - oy) <= r
 
 
 def _draw_obstacle(img: np.ndarray, ob: dict, color) -> None:
@@ -472,4 +496,4 @@ def sensors(n: int, seed: int = 0, size: int = 96, obstacles: str | None = None,
 
 
 __all__ = ["SHAPE_CLASSES", "SENSOR_NAMES", "SENSOR_ANGLES_DEG", "Shapes", "Sensors", "shapes",
-           "sensors", "sensor_readings", "obstacle_mask"]
+           "sensors", "sensor_readings", "obstacle_mask", "robot_mask"]

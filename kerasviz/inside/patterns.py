@@ -62,7 +62,7 @@ from typing import Any
 
 import numpy as np
 
-from kerasviz import _validate
+from kerasviz import _progress, _validate
 from kerasviz._caches import model_cache
 from kerasviz.core import layers as _layers
 from kerasviz.inside.features import select_indices
@@ -506,12 +506,10 @@ def optimize_patterns(model, layer: Any = None, filters: Any = None, *, recipe: 
     batch = batch_size or _auto_batch(model, path, size, memory_mb)
     run = _run_book if recipe == "book" else _run_lucid
 
-    from tqdm.auto import tqdm
-
     chunks = [units[i:i + batch] for i in range(0, len(units), batch)]
     per_chunk = opt["steps"] if recipe == "book" else opt["steps"] + opt["octaves"]
-    bar = tqdm(total=len(chunks) * per_chunk, desc=f"patterns {path}", unit="step",
-               disable=None if progress is None else not progress, leave=False)
+    bar = _progress.bar(total=len(chunks) * per_chunk, progress=progress, desc=f"patterns {path}",
+                        unit="step", leave=False)
     parts = []
     try:
         for chunk in chunks:

@@ -14,7 +14,6 @@ the ``"pixel"`` rule min-max scales ``|raw|`` per image. A constant map becomes 
 from __future__ import annotations
 
 import hashlib
-import sys
 import types
 import weakref
 from collections import OrderedDict
@@ -24,6 +23,7 @@ from typing import Any, Callable
 import numpy as np
 import tensorflow as tf
 
+from kerasviz import _progress
 from kerasviz._caches import model_cache
 from kerasviz.core import layers as L
 from kerasviz.errors import ModelError
@@ -370,11 +370,8 @@ class Plan:
         units = np.zeros(n, np.int32) if units is None else np.asarray(units, np.int32)
         values = [self.method.specs[k].as_input(options[k]) for k in self.inputs]
         starts = range(0, n, self.batch_size)
-        show = _want_progress(progress) and len(starts) > 1
-        if show:
-            from tqdm.auto import tqdm
-
-            starts = tqdm(starts, desc=self.method.name, unit="chunk")
+        if len(starts) > 1:
+            starts = _progress.bar(starts, progress=progress, desc=self.method.name, unit="chunk")
         extra = list(extra or [])
         parts = [self.compiled(tf.constant(x[s:s + self.batch_size], tf.float32),
                                tf.constant(units[s:s + self.batch_size]),
@@ -391,12 +388,6 @@ class _Graph:
 
     def __call__(self, x, units, *rest):
         return self.plan._run(x, units, *rest)
-
-
-def _want_progress(progress: bool | None) -> bool:
-    if progress is not None:
-        return bool(progress)
-    return bool(getattr(sys.stderr, "isatty", lambda: False)())
 
 
 #: Compiled plans kept per model (least recently used dropped first).
