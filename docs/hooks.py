@@ -32,6 +32,7 @@ ROLES = {
     "core": ("inputs", "Inputs", "images, models and weights, layers, targets, ImageNet classes"),
     "inside": ("inside", "Inside the network", "activations, statistics, filter weights and patterns"),
     "data": ("data", "Demo data and models", "the shipped data generators and demo models"),
+    "apps": ("apps", "Batch runs", "`kerasviz.batch_explain` over many images, resumable"),
     "": ("errors", "Errors and caches", "the error tree and `kerasviz.clear_caches`"),
 }
 

@@ -9,7 +9,7 @@ import importlib
 from kerasviz._backend import ensure_tensorflow_backend as _ensure_tensorflow_backend
 from kerasviz.errors import (
     ArgumentError, BackendError, ImageError, KerasvizError, LayerNotFoundError, ModelError,
-    TargetError, UnknownClassError, UnknownMethodError, WeightsNotFoundError)
+    OutputError, TargetError, UnknownClassError, UnknownMethodError, WeightsNotFoundError)
 
 _ensure_tensorflow_backend()
 
@@ -52,11 +52,14 @@ _API = {
     "filter_patterns": "kerasviz.inside.patterns",
     "Patterns": "kerasviz.inside.patterns",
     "StatsTable": "kerasviz.inside.features",
+    # many images
+    "batch_explain": "kerasviz.apps.batch",
+    "BatchSummary": "kerasviz.apps.batch",
 }
 
 __all__ = [
     "ArgumentError", "BackendError", "ImageError", "KerasvizError", "LayerNotFoundError",
-    "ModelError", "TargetError", "UnknownClassError", "UnknownMethodError", "WeightsNotFoundError",
+    "ModelError", "OutputError", "TargetError", "UnknownClassError", "UnknownMethodError", "WeightsNotFoundError",
     *_API,
 ]
 

@@ -18,6 +18,9 @@ the built-in class a caller would naturally catch (``ValueError``, ``FileNotFoun
     ├── UnknownClassError (ValueError)    unknown ImageNet / model class name or id
     ├── UnknownMethodError (ValueError)   unknown explanation method
     ├── TargetError (ValueError)          target that does not fit the model's outputs
+    ├── OutputError (FileExistsError)     an output folder or file kerasviz must not write: a
+    │                                     file given as the folder, a symbolic link, a non-empty
+    │                                     folder that is not a previous run of the same command
     └── ArgumentError (ValueError)        any other bad option value: a count, size, index, top-k,
                                           threshold, alpha, seed, batch size, a name out of a fixed
                                           set (colormap, interpolation, preprocessing mode), extra
@@ -26,7 +29,8 @@ the built-in class a caller would naturally catch (``ValueError``, ``FileNotFoun
 Rule of thumb: the error names the *thing* that is wrong (the image, the model, the layer, the
 class, the method, the target); a plain option value that is out of its range or set is an
 :class:`ArgumentError`. Every class is also a ``ValueError`` (``WeightsNotFoundError``: a
-``FileNotFoundError``; ``BackendError``: a ``RuntimeError``), so ``except ValueError`` keeps working.
+``FileNotFoundError``; ``OutputError``: a ``FileExistsError``; ``BackendError``: a
+``RuntimeError``), so ``except ValueError`` keeps working.
 
 Messages follow one pattern: what is wrong, what was expected, what was received, and the
 closest valid options (see :func:`closest`).
@@ -74,6 +78,11 @@ class TargetError(KerasvizError, ValueError):
     """A target does not fit the model's outputs."""
 
 
+class OutputError(KerasvizError, FileExistsError):
+    """An output folder or file that kerasviz must not write (a link, a file where a folder
+    belongs, a non-empty folder that another command or the user filled)."""
+
+
 class ArgumentError(KerasvizError, ValueError):
     """An option value is of the wrong type, out of its valid range or not one of its allowed
     values (a size, a count, a threshold, a name from a fixed set). Raised by
@@ -106,3 +115,12 @@ def suggest(name: str, options: Iterable[str], n: int = 5) -> str:
     shown = options[:20]
     more = f" (and {len(options) - 20} more)" if len(options) > 20 else ""
     return f"Available: {shown}{more}."
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception's message on one line (Keras' messages span several), prefixed with the
+    exception's type for operating-system errors (``PermissionError: …``)."""
+    text = " ".join(str(exc).split())
+    if isinstance(exc, OSError) and not isinstance(exc, KerasvizError):
+        text = f"{type(exc).__name__}: {text}"
+    return text

@@ -16,13 +16,14 @@ def test_all_names_resolve_and_are_documented():
 #: The public API, frozen: adding or removing a name is a deliberate change of this list (and of
 #: the API reference in the docs).
 PUBLIC = sorted("""
-    ArgumentError BackendError ImageError KerasvizError LayerNotFoundError ModelError TargetError
+    ArgumentError BackendError ImageError KerasvizError LayerNotFoundError ModelError OutputError TargetError
     UnknownClassError UnknownMethodError WeightsNotFoundError
     datasets demo_models imagenet render features patterns methods
     decode_predictions load_image load_images layer_paths resolve_layer deprocess fetch_weights
     load_model model_info preprocess ModelInfo
     Explanation Output Target as_target explain clear_caches
     activations layer_stats channel_grid filter_weights filter_patterns Patterns StatsTable
+    batch_explain BatchSummary
 """.split())
 
 

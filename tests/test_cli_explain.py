@@ -56,8 +56,8 @@ def test_errors_are_one_line(model_file, pictures, tmp_path, capsys):
         main(["explain", "--method", "gradcamm", "--model", str(model_file), *pictures])
     assert "Closest: ['gradcam" in capsys.readouterr().err
     code = main(["explain", "--model", str(model_file), "--preprocess", "unit", "--option",
-                 "sample=3", "--method", "smoothgrad", *pictures, "--out", str(tmp_path)])
+                 "sample=3", "--method", "smoothgrad", *pictures, "--out", str(tmp_path / "out")])
     assert code == 2 and "samples" in capsys.readouterr().err
-    code = main(["explain", "--model", str(model_file), *pictures, "--out", str(tmp_path)])
+    code = main(["explain", "--model", str(model_file), *pictures, "--out", str(tmp_path / "out")])
     assert code == 2 and "preprocess" in capsys.readouterr().err  # unknown preprocessing
     assert main(["explain", "--model", str(model_file)]) == 2

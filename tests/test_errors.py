@@ -23,8 +23,9 @@ from kerasviz.core import models as models_mod
 from kerasviz.data import datasets, demo_models
 from kerasviz.errors import (
     ArgumentError, ImageError, KerasvizError, LayerNotFoundError, ModelError, TargetError,
-    UnknownClassError, UnknownMethodError, WeightsNotFoundError)
+    OutputError, UnknownClassError, UnknownMethodError, WeightsNotFoundError)
 from kerasviz.present.explanation import Explanation
+from kerasviz.present.outputs import OutputFolder
 
 #: words that show a message says how to fix the problem, not only what is wrong
 FIX_WORDS = ("Expected", "must be", "Closest", "Available", "Pass ", "Give ", "Wrap it", "Load one",
@@ -71,6 +72,8 @@ def ctx(tmp_path_factory):
     (tmp / "empty.png").write_bytes(b"")
     png = tmp / "ok.png"
     render.save_png(png, np.zeros((16, 16, 3), np.uint8))
+    (tmp / "real").mkdir()
+    (tmp / "link").symlink_to(tmp / "real")
     return SimpleNamespace(
         tmp=tmp, png=str(png), garbage=tmp / "garbage.h5", empty=tmp / "empty.png",
         model=model, bare=_functional(), subclassed=subclassed, unbuilt=keras.Sequential([keras.layers.Dense(2)]),
@@ -315,6 +318,14 @@ ROWS = [
         [{"kind": "cone", "center": (1, 1)}]), ArgumentError,
      r"obstacle kind must be one of \['disc', 'box'\]"),
     ("run_demo n_images", lambda c: run_demo(c.tmp / "demo", n_images=0), ArgumentError, r"n_images must be an integer ≥ 1"),
+    # --- output folders (checked before any model work) -----------------------------------------
+    ("run_demo out is a file", lambda c: run_demo(c.png), OutputError, r"ok\.png' is a file"),
+    ("run_demo out not empty", lambda c: run_demo(c.tmp), OutputError,
+     r"is not empty: it holds files that kerasviz did not write.*--force"),
+    ("output folder is a link", lambda c: OutputFolder(c.tmp / "link", "explain"), OutputError,
+     "is a symbolic link"),
+    ("output file name", lambda c: OutputFolder(c.tmp / "o", "explain").write_bytes("../x", b""),
+     OutputError, r"plain names.*Received: '\.\./x'"),
     # --- channel_grid -----------------------------------------------------------------------------
     ("channel_grid cols", lambda c: kerasviz.channel_grid(c.acts, cols=0), ArgumentError,
      "cols must be an integer ≥ 1"),
@@ -370,10 +381,10 @@ def test_every_error_class_documented_in_the_tree_is_used_in_the_table():
 
     used = {r[2] for r in ROWS}
     for cls in (ArgumentError, ImageError, ModelError, TargetError, UnknownClassError,
-                UnknownMethodError, LayerNotFoundError, WeightsNotFoundError):
+                UnknownMethodError, LayerNotFoundError, WeightsNotFoundError, OutputError):
         assert cls in used, cls.__name__
         assert cls.__name__ in errors_mod.__doc__
-        assert issubclass(cls, ValueError) or cls is WeightsNotFoundError
+        assert issubclass(cls, ValueError) or cls in (WeightsNotFoundError, OutputError)
 
 
 def test_argument_error_is_not_a_model_error_nor_an_image_error():
@@ -426,7 +437,7 @@ CLI_ROWS = [
     ("explain layer", ["explain", "-m", "shapes", "PIC", "--layer", "conv99", "--out", "TMP/o"],
      "conv99"),
     ("explain out is a file", ["explain", "-m", "shapes", "PIC", "--out", "PIC"],
-     r"Error: .*pic\.png"),
+     r"output folder .*pic\.png' is a file"),
     ("activations cols", ["activations", "-m", "shapes", "PIC", "--cols", "0"],
      "--cols must be an integer ≥ 1"),
     ("activations colormap", ["activations", "-m", "shapes", "PIC", "--colormap", "virdis"],

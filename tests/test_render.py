@@ -52,9 +52,10 @@ def test_tile_layout():
 
 
 def test_report_writes_index_with_existing_pngs(tmp_path):
+    from kerasviz.present.outputs import OutputFolder
     from kerasviz.present.report import Report
 
-    rep = Report("t <1>", tmp_path / "r")
+    rep = Report("t <1>", OutputFolder(tmp_path / "r", "test"))
     rep.section("A", "text & more")
     rep.figure("one fig", np.zeros((4, 4, 3), np.uint8), "cap")
     rep.table(["x"], [[1]])
@@ -99,9 +100,10 @@ def test_colormap_stops_follow_the_colormap():
 
 
 def test_report_page_is_for_phones_too_and_draws_legends_and_notes(tmp_path):
+    from kerasviz.present.outputs import OutputFolder
     from kerasviz.present.report import Report
 
-    rep = Report("t", tmp_path / "r")
+    rep = Report("t", OutputFolder(tmp_path / "r", "test"))
     rep.section("A")
     rep.note("skipped: why")
     rep.figure("heat", np.zeros((4, 4, 3), np.uint8), "cap", legend="gray", pixelated=True)

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from kerasviz.present import render
+from kerasviz.present.outputs import OutputFolder
 from kerasviz.present.report import Report
 
 #: the photos the demo opens with, when scikit-image provides them (else Matplotlib's one photo)
@@ -19,8 +20,12 @@ PANEL = 224  # height in pixels of each photo panel
 HEAT = "jet"
 
 
-def run_demo(out_dir: str | Path, n_images: int = 4, seed: int = 2024, log=print) -> Path:
+def run_demo(out_dir: str | Path, n_images: int = 4, seed: int = 2024, log=print, *,
+             force: bool = False) -> Path:
     """Write ``out_dir/index.html`` with PNGs beside it; returns the index path.
+
+    ``out_dir`` must be new, empty or a previous demo's folder (whose files are replaced), unless
+    ``force=True``; see :class:`~kerasviz.present.outputs.OutputFolder`.
 
     Sections: (1) photos explained by EfficientNet-Lite0 — top-5 ImageNet classes, Grad-CAM and
     Guided Grad-CAM, the region found, cropped; (2) activation grids and statistics of an early
@@ -33,8 +38,9 @@ def run_demo(out_dir: str | Path, n_images: int = 4, seed: int = 2024, log=print
 
     n_images = _validate.positive_int("n_images", n_images)
     seed = _validate.integer("seed", seed, lo=0)
+    folder = OutputFolder(out_dir, "demo", force=_validate.boolean("force", force))
     start = time.perf_counter()
-    rep = Report("kerasviz demo", out_dir)
+    rep = Report("kerasviz demo", folder)
 
     log("[1/6] EfficientNet-Lite0 on photos: top-5, Grad-CAM, Guided Grad-CAM")
     try:

@@ -373,11 +373,17 @@ class Plan:
         if len(starts) > 1:
             starts = _progress.bar(starts, progress=progress, desc=self.method.name, unit="chunk")
         extra = list(extra or [])
-        parts = [self.compiled(tf.constant(x[s:s + self.batch_size], tf.float32),
-                               tf.constant(units[s:s + self.batch_size]),
-                               *[tf.constant(e[s:s + self.batch_size]) for e in extra], *values)
-                 for s in starts]
-        return {k: np.concatenate([p[k].numpy() for p in parts]) for k in parts[0]}
+        out: dict[str, np.ndarray] = {}  # filled chunk by chunk: peak memory ≈ results + one chunk
+        for s in starts:
+            part = self.compiled(tf.constant(x[s:s + self.batch_size], tf.float32),
+                                 tf.constant(units[s:s + self.batch_size]),
+                                 *[tf.constant(e[s:s + self.batch_size]) for e in extra], *values)
+            for k, v in part.items():
+                v = v.numpy()
+                if k not in out:
+                    out[k] = np.empty((n, *v.shape[1:]), v.dtype)
+                out[k][s:s + len(v)] = v
+        return out
 
 
 class _Graph:

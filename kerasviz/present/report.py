@@ -13,7 +13,8 @@ from typing import Sequence
 
 import numpy as np
 
-from kerasviz.present.render import colormap_stops, save_png
+from kerasviz.present.outputs import OutputFolder
+from kerasviz.present.render import colormap_stops
 
 
 @dataclass
@@ -36,17 +37,21 @@ class _Section:
 class Report:
     """Collects sections and figures, then writes ``index.html`` and its PNGs into a folder.
 
+    Each PNG is written when it is added and ``index.html`` last, all through an
+    :class:`~kerasviz.present.outputs.OutputFolder` (atomic files; a run killed midway leaves no
+    index over new pictures).
+
     Example::
 
-        rep = Report("kerasviz demo", out_dir)
+        rep = Report("kerasviz demo", OutputFolder(out_dir, "demo"))
         rep.section("Grad-CAM", "Where the model looked.")
         rep.figure("gradcam_0", overlay_uint8, "circle (97 %)")
         rep.write()   # -> out_dir/index.html
     """
 
-    def __init__(self, title: str, out_dir: str | Path):
+    def __init__(self, title: str, folder: OutputFolder):
         self.title = title
-        self.out_dir = Path(out_dir)
+        self.folder = folder
         self.sections: list[_Section] = []
 
     def section(self, title: str, text: str = "") -> None:
@@ -62,15 +67,15 @@ class Report:
         current section; returns the PNG's path. ``legend``: the colormap of the heatmaps in the
         picture, drawn as a colour scale (low → high attribution) under it."""
         file = re.sub(r"[^A-Za-z0-9_.-]+", "_", name) + ".png"
-        save_png(self.out_dir / file, image)
+        path = self.folder.write_png(file, image)
         self.sections[-1].figures.append(_Figure(file, caption, legend, pixelated))
-        return self.out_dir / file
+        return path
 
     def table(self, header: Sequence[str], rows: Sequence[Sequence]) -> None:
         self.sections[-1].table = (list(header), [list(r) for r in rows])
 
     def write(self) -> Path:
-        """Write ``index.html``; returns its path."""
+        """Write ``index.html`` and mark the folder's run complete; returns the index's path."""
         e = html.escape
         parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
                  f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
@@ -94,9 +99,8 @@ class Report:
                              + f"<figcaption>{e(f.caption)}</figcaption></figure>")
             parts.append("</section>")
         parts.append("</body></html>")
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        index = self.out_dir / "index.html"
-        index.write_text("\n".join(parts), encoding="utf-8")
+        index = self.folder.write_text("index.html", "\n".join(parts))
+        self.folder.finish()
         return index
 
 

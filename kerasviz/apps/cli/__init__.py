@@ -4,7 +4,8 @@ Each sub-command lives in its own module of this package with a ``register(subpa
 function that adds its parser and sets ``func`` (called with the parsed args, returns an exit
 code). Library errors (:class:`kerasviz.KerasvizError`) and file-system errors (an unwritable
 ``--out``, a folder given as a file) end in one clear line on stderr and exit code 2, never a
-traceback; so do argparse's usage errors. Option values are checked before a model is loaded.
+traceback; so do argparse's usage errors. Ctrl-C ends in one line and exit code 130. Option
+values and the output folder are checked before a model is loaded.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import importlib
 import sys
 
 #: Sub-command modules, in the order ``kerasviz --help`` lists them.
-COMMANDS = ["demo", "explain", "activations", "filters", "classes", "fetch_weights"]
+COMMANDS = ["demo", "explain", "batch", "activations", "filters", "classes", "fetch_weights"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,22 +32,18 @@ def main(argv: list[str] | None = None) -> int:
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # the CLI keeps TensorFlow's start-up chatter quiet
     args = build_parser().parse_args(argv)
-    from kerasviz.errors import KerasvizError
+    from kerasviz.errors import KerasvizError, one_line
     try:
         return int(args.func(args) or 0)
     except (KerasvizError, OSError) as exc:  # user errors: one line, no traceback
         print(f"kerasviz {args.command}: error: {one_line(exc)}", file=sys.stderr)
         return 2
-
-
-def one_line(exc: BaseException) -> str:
-    """An exception's message on one line (Keras' messages span several)."""
-    from kerasviz.errors import KerasvizError
-
-    text = " ".join(str(exc).split())
-    if isinstance(exc, OSError) and not isinstance(exc, KerasvizError):
-        text = f"{type(exc).__name__}: {text}"
-    return text
+    except KeyboardInterrupt:  # Ctrl-C: every file written so far is complete (atomic writes)
+        where = f" in {args.out}" if getattr(args, "out", None) else ""
+        print(f"kerasviz {args.command}: interrupted; the finished outputs are kept{where}; run "
+              f"the same command again to {'resume' if args.command == 'batch' else 'redo it'}.",
+              file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

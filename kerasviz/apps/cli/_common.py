@@ -1,4 +1,4 @@
-"""What several sub-commands share: model loading options and KEY=VALUE options."""
+"""What several sub-commands share: model loading, the output folder, KEY=VALUE options."""
 from __future__ import annotations
 
 import argparse
@@ -10,6 +10,33 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
                                         "application's preprocessing (vgg16, resnet50, …)")
     p.add_argument("--unsafe", action="store_true",
                    help="allow model files with Lambda layers (only for files you trust)")
+
+
+def add_output_options(p: argparse.ArgumentParser, default: str) -> None:
+    """Add ``--out`` (default ``default``) and ``--force`` to a sub-command."""
+    p.add_argument("--out", "-o", default=default, metavar="DIR",
+                   help=f"output folder (default {default}); a non-empty one must be a previous "
+                        f"run of the same command")
+    p.add_argument("--force", action="store_true",
+                   help="write into a non-empty --out that is not a previous run of this command")
+
+
+def open_output(args, command: str, settings: dict | None = None, resume: bool = False):
+    """The :class:`~kerasviz.present.outputs.OutputFolder` of ``--out`` / ``--force``; call it
+    before loading the model, so a bad folder is refused first."""
+    from kerasviz.present.outputs import OutputFolder
+
+    return OutputFolder(args.out, command, settings, force=args.force, resume=resume)
+
+
+def stems(paths) -> list[str]:
+    """Output name stems of image paths: the file stems, numbered when two are the same."""
+    from pathlib import Path
+
+    names = [Path(p).stem for p in paths]
+    if len(set(names)) < len(names):
+        names = [f"{i:02d}_{s}" for i, s in enumerate(names)]
+    return names
 
 
 def load_model(args):

@@ -14,9 +14,10 @@ Writes ``<image>_<layer>.png`` (one grid per image and layer; ``/`` in nested pa
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+import io
 
-from kerasviz.apps.cli._common import add_model_options, check, load_model
+from kerasviz.apps.cli._common import (add_model_options, add_output_options, check, load_model,
+                                       open_output, stems)
 
 
 def parse_layers(text: str | None):
@@ -79,7 +80,7 @@ def register(subparsers) -> None:
                    help="|a| <= this counts as zero in the statistics (default 0)")
     p.add_argument("--json", action="store_true", help="print the statistics as JSON")
     add_model_options(p)
-    p.add_argument("--out", "-o", default="kerasviz_activations", help="output folder")
+    add_output_options(p, "kerasviz_activations")
     p.set_defaults(func=run)
 
 
@@ -90,33 +91,30 @@ def run(args: argparse.Namespace) -> int:
 
     check(cols=("positive_int", args.cols), colormap=("colormap", args.colormap),
           zero_tol=("non_negative", args.zero_tol))
-    model = load_model(args)
     layers = parse_layers(args.layers)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = open_output(args, "activations")
+    model = load_model(args)
     stats = features.layer_stats(model, args.images, layers, zero_tol=args.zero_tol)
     acts = features.activations(model, args.images, [r.layer for r in stats])
-    stems = [Path(p).stem for p in args.images]
-    if len(set(stems)) < len(stems):
-        stems = [f"{i:02d}_{s}" for i, s in enumerate(stems)]
     written = []
     for path, a in acts.items():
         if a.ndim != 4:
             continue
-        for i, stem in enumerate(stems):
+        for i, stem in enumerate(stems(args.images)):
             grid = features.channel_grid(a[i], path, cols=args.cols, channels=args.channels,
                                          sort=args.sort, colormap=args.colormap)
-            name = out / f"{stem}_{path.replace('/', '__')}.png"
-            render.save_png(name, grid)
-            written.append(name)
-    (out / "stats.txt").write_text(str(stats) + "\n")
-    (out / "stats.json").write_text(stats.to_json(indent=2) + "\n")
+            written.append(out.write_png(f"{stem}_{path.replace('/', '__')}.png", grid))
+    figure = io.BytesIO()
     features.sparsity_figure(stats, f"{model.name}: sparsity vs depth").savefig(
-        out / "sparsity.png", dpi=100)
+        figure, format="png", dpi=100)
+    out.write_bytes("sparsity.png", figure.getvalue())
+    out.write_text("stats.txt", str(stats) + "\n")
+    out.write_text("stats.json", stats.to_json(indent=2) + "\n")  # the index: last
+    out.finish()
     if args.json:
         print(stats.to_json(indent=2))
     else:
         print(stats)
         print(f"\nWrote {len(written)} grids, stats.txt, stats.json and sparsity.png to "
-              f"{out.resolve()}")
+              f"{out.path.resolve()}")
     return 0

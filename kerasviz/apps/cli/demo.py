@@ -12,6 +12,8 @@ def register(subparsers) -> None:
                     "shipped shapes and sensors models; written as DIR/index.html with PNGs "
                     "beside it.")
     p.add_argument("--out", default="demo_out", metavar="DIR", help="output folder (default: demo_out)")
+    p.add_argument("--force", action="store_true",
+                   help="write into a non-empty folder that is not a previous demo's")
     p.add_argument("--images", type=int, default=4, help="number of generated test images")
     p.add_argument("--seed", type=int, default=2024, help="seed of the generated images")
     p.set_defaults(func=run)
@@ -22,5 +24,5 @@ def run(args) -> int:
     from kerasviz.apps.demo import run_demo
 
     check(images=("positive_int", args.images), seed=("non_negative_int", args.seed))
-    run_demo(args.out, n_images=args.images, seed=args.seed)
+    run_demo(args.out, n_images=args.images, seed=args.seed, force=args.force)
     return 0

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from kerasviz.apps.cli._common import add_model_options, check, load_model, parse_option
+from kerasviz.apps.cli._common import (add_model_options, add_output_options, check, load_model,
+                                       open_output, parse_option, stems)
 
 
 def _methods(text: str) -> list[str]:
@@ -57,7 +57,7 @@ def register(subparsers) -> None:
     p.add_argument("--colormap", default="jet", help="jet, turbo, viridis, inferno, magma, hot, gray")
     p.add_argument("--batch-size", type=int, default=None, help="model evaluations per step")
     add_model_options(p)
-    p.add_argument("--out", "-o", default="kerasviz_explain", help="output folder")
+    add_output_options(p, "kerasviz_explain")
     p.set_defaults(func=run)
 
 
@@ -105,15 +105,13 @@ def run(args: argparse.Namespace) -> int:
     from kerasviz.core.layers import as_list
     from kerasviz.core.targets import class_names
 
+    out = open_output(args, "explain")
     model = load_model(args)
-    out = Path(args.out)
-    stems = [Path(p).stem for p in args.images]
-    if len(set(stems)) < len(stems):
-        stems = [f"{i:02d}_{s}" for i, s in enumerate(stems)]
+    names_out = stems(args.images)
 
     probs = as_list(model.predict(kerasviz.preprocess(model, args.images), verbose=0))[0]
     names = class_names(model, 0)
-    for stem, p in zip(stems, probs.reshape(len(stems), -1)):
+    for stem, p in zip(names_out, probs.reshape(len(names_out), -1)):
         top = int(np.argmax(p))
         name = f" {names[top]}" if names else ""
         print(f"{stem}: top class {top}{name} ({float(p[top]):.3f})")
@@ -129,15 +127,16 @@ def run(args: argparse.Namespace) -> int:
         thr = {} if args.threshold is None else {"threshold": args.threshold}
         masked, regions = exp.crop(**thr)
         boxes = exp.boxes(**thr)
-        for i, stem in enumerate(stems):
-            base = out / f"{stem}_{exp.method.replace('+', 'p')}"
-            render.save_png(f"{base}_overlay.png", render.draw_box(overlays[i], boxes[i]))
-            render.save_png(f"{base}_masked.png", masked[i])
-            render.save_png(f"{base}_crop.png", regions[i])
-            np.save(f"{base}_raw.npy", exp.raw[i])
-            np.save(f"{base}_map.npy", exp.maps[i])
+        for i, stem in enumerate(names_out):
+            base = f"{stem}_{exp.method.replace('+', 'p')}"
+            out.write_png(f"{base}_overlay.png", render.draw_box(overlays[i], boxes[i]))
+            out.write_png(f"{base}_masked.png", masked[i])
+            out.write_png(f"{base}_crop.png", regions[i])
+            out.write_npy(f"{base}_raw.npy", exp.raw[i])
+            out.write_npy(f"{base}_map.npy", exp.maps[i])
             where = f" at {exp.layer}" if exp.layer else ""
             print(f"{stem}: {exp.method}{where} explains {exp.labels[i]} (score "
-                  f"{float(exp.scores[i]):.3f}); region {boxes[i].tolist()} -> {base}_*.png")
-    print(f"Wrote {out.resolve()}")
+                  f"{float(exp.scores[i]):.3f}); region {boxes[i].tolist()} -> "
+                  f"{out.path / base}_*.png")
+    print(f"Wrote {out.finish().resolve()}")
     return 0

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
-from kerasviz.apps.cli._common import add_model_options, check, load_model, parse_option
+from kerasviz.apps.cli._common import (add_model_options, add_output_options, check, load_model,
+                                       open_output, parse_option)
 from kerasviz.apps.cli.activations import parse_indices
 
 
@@ -50,7 +50,7 @@ def register(subparsers) -> None:
     p.add_argument("--batch-size", type=int, help="filters per compiled batch (default: by memory)")
     p.add_argument("--json", action="store_true", help="print the per-filter results as JSON")
     add_model_options(p)
-    p.add_argument("--out", "-o", default="kerasviz_filters", help="output folder")
+    add_output_options(p, "kerasviz_filters")
     p.set_defaults(func=run)
 
 
@@ -74,20 +74,18 @@ def run(args: argparse.Namespace) -> int:
 
     check(cols=("positive_int", args.cols), batch_size=("positive_int", args.batch_size),
           seed=("non_negative_int", args.seed))
+    out = open_output(args, "filters")
     model = load_model(args)
     res = patterns.optimize_patterns(
         model, args.layer, args.filters, recipe=args.recipe, target=_targets(args.target),
         steps=args.steps, size=args.size, seed=args.seed, batch_size=args.batch_size,
         **dict(args.option))
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     safe = res.layer.replace("/", "__")
     title = f"{res.layer} ({args.recipe}): " + (
         f"classes {', '.join(map(str, res.units))}" if args.target else
         f"filters {res.units[0]}..{res.units[-1]}")
     grid = render.title_band(render.tile(res.images, cols=args.cols, pad=2), title)
-    files = [out / f"patterns_{safe}_{args.recipe}.png"]
-    render.save_png(files[0], grid)
+    files = [out.write_png(f"patterns_{safe}_{args.recipe}.png", grid)]
     if args.target is None:
         try:
             w = features.filter_weights(model, res.layer, filters=res.units)
@@ -96,21 +94,21 @@ def run(args: argparse.Namespace) -> int:
         if w is not None:
             scale = max(1, 48 // max(w.shape[1:3]))
             tiles = np.repeat(np.repeat(w, scale, axis=1), scale, axis=2)
-            files.append(out / f"weights_{safe}.png")
-            render.save_png(files[-1], render.title_band(render.tile(tiles, cols=16, pad=2),
-                                                         f"{res.layer} kernels"))
+            files.append(out.write_png(f"weights_{safe}.png", render.title_band(
+                render.tile(tiles, cols=16, pad=2), f"{res.layer} kernels")))
     rows = [{"unit": int(u), "score_start": float(a), "score_end": float(b),
              "activation_start": float(c), "activation_end": float(d)}
             for u, a, b, c, d in zip(res.units, res.score_start, res.score_end,
                                      res.activation_start, res.activation_end)]
     summary = {"model": model.name, "layer": res.layer, "recipe": res.recipe, "seed": args.seed,
                "files": [f.name for f in files], "filters": rows}
-    (out / "patterns.json").write_text(json.dumps(summary, indent=2) + "\n")
+    out.write_text("patterns.json", json.dumps(summary, indent=2) + "\n")  # the index: last
+    out.finish()
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
         gain = res.activation_end / np.maximum(res.activation_start, 1e-12)
         print(f"{res.layer}: {len(res.units)} patterns ({args.recipe}); activation raised ≥5× "
               f"for {np.mean(gain >= 5):.0%} of them. Wrote {', '.join(f.name for f in files)} "
-              f"and patterns.json to {out.resolve()}")
+              f"and patterns.json to {out.path.resolve()}")
     return 0

@@ -1,0 +1,83 @@
+"""``kerasviz batch``: explain a folder (or glob, or list) of images, resumable, never losing
+finished work.
+
+Examples::
+
+    kerasviz batch --model shapes --methods gradcam,saliency --in photos/ --out runs/shapes
+    kerasviz batch --model efficientnet_lite0 --methods gradcam --target tabby --in 'cats/**/*.jpg' --out runs/cats
+    kerasviz batch --model my.keras --preprocess unit --in list.txt --out runs/mine --retry-failed
+
+Per image and method: ``<stem>-<key>_<method>_overlay.png``, ``_map.png`` and ``_map.npy``, then
+one line in ``results.jsonl`` (predictions with names, target, score, box, timings, device), or an
+error line for a broken image. Re-running the same command resumes; exit code 2 when any image
+failed (every good result is kept), 130 on Ctrl-C (finished images are kept).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from kerasviz.apps.cli._common import add_model_options, check, load_model, parse_option
+from kerasviz.apps.cli.explain import _methods, _target
+
+
+def register(subparsers) -> None:
+    """Add the ``batch`` sub-command to ``subparsers``."""
+    p = subparsers.add_parser(
+        "batch", help="explain many images; resumable, finished work is never lost",
+        description="Explain every image of folders, globs or list files with one or more "
+                    "methods, streaming results to --out (results.jsonl, maps, overlays). "
+                    "Re-running the same command resumes.",
+        epilog="example: kerasviz batch --model shapes --methods gradcam,saliency --in photos/ "
+               "--out runs/shapes")
+    p.add_argument("--model", "-m", required=True,
+                   help="a demo model, a keras.applications name or a .keras/.h5 file")
+    p.add_argument("--in", dest="inputs", action="append", required=True, metavar="DIR|GLOB|LIST",
+                   help="a folder (searched recursively), a glob pattern, a list file (.txt, one "
+                        "path per line) or an image; repeatable")
+    p.add_argument("--methods", type=_methods, default=["gradcam"], metavar="M[,M…]",
+                   help="comma-separated method names (default gradcam)")
+    p.add_argument("--target", help="class id or name; default: each image's top class")
+    p.add_argument("--output", help="output name or index of a multi-output / regression model")
+    p.add_argument("--layer", help="conv layer for CAM methods (default: the last 4-D layer)")
+    p.add_argument("--option", type=parse_option, action="append", default=[], metavar="KEY=VALUE",
+                   help="a method option, e.g. samples=50 (repeatable)")
+    p.add_argument("--batch-size", type=int, default=16, help="images per step (default 16)")
+    p.add_argument("--retry-failed", action="store_true",
+                   help="explain again the images that failed in an earlier run")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_model_options(p)
+    p.add_argument("--out", "-o", default="kerasviz_batch", metavar="DIR", help="output folder")
+    p.add_argument("--force", action="store_true",
+                   help="start over in a non-empty --out that is not this batch run")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the batch; exit code 2 when any image failed."""
+    from kerasviz.apps.batch import RESULTS, _model_id, batch_explain, expand_inputs
+    from kerasviz.present.outputs import check_folder
+
+    check(batch_size=("positive_int", args.batch_size))
+    paths = expand_inputs(args.inputs)  # inputs and folder before the model loads
+    check_folder(args.out, "batch", force=args.force)
+    model = load_model(args)
+    summary = batch_explain(model, paths, args.methods, args.out, target=_target(args),
+                            layer=args.layer, options=dict(args.option),
+                            batch_size=args.batch_size, force=args.force,
+                            retry_failed=args.retry_failed,
+                            progress=False if args.quiet else None,
+                            model_id=f"{_model_id(model)}|preprocess={args.preprocess}")
+    if args.json:
+        print(json.dumps(summary.to_dict(), indent=1))
+    else:
+        print(f"{summary.images} images: {summary.explained} explained now, {summary.skipped} "
+              f"done by an earlier run, {summary.failed} failed ({summary.seconds:.1f} s). "
+              f"Results: {summary.out / RESULTS}")
+    if summary.failed:
+        print(f"kerasviz batch: {summary.failed} images failed (their error lines are in "
+              f"{summary.out / RESULTS}; --retry-failed tries them again)", file=sys.stderr)
+        return 2
+    return 0
