@@ -176,3 +176,11 @@ def test_wrong_type_and_mismatched_sizes():
         load_images([np.zeros((4, 4, 3), np.uint8), np.zeros((5, 4, 3), np.uint8)])
     with pytest.raises(ImageError, match="No images"):
         load_images([])
+
+
+def test_a_broken_header_of_a_known_format_is_an_image_error():
+    import kerasviz
+    from kerasviz.errors import ImageError
+
+    with pytest.raises(ImageError, match="could not be decoded .*re-export"):
+        kerasviz.load_image(b"BM" + bytes(60))  # a BMP whose header declares no known type

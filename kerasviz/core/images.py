@@ -215,6 +215,9 @@ def _read_file(src, limit: int, background) -> np.ndarray:
                              f"do not recognise its format). Expected PNG, JPEG, TIFF, BMP, "
                              f"GIF or WebP.") from None
         return _array_to_rgb(rgb, background)
+    except (OSError, SyntaxError, ValueError) as exc:  # a recognised format with a broken header
+        raise ImageError(f"Image {name} could not be decoded ({exc}). It may be truncated or "
+                         f"corrupt; re-export or re-download it.") from None
     return _pil_to_rgb(pil, name, limit, background, data)
 
 
