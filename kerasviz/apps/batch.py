@@ -119,21 +119,12 @@ def batch_explain(model, inputs: Any, methods: Sequence[str] | str = ("gradcam",
         raise ArgumentError("methods must name at least one method. Received: methods=[].")
     methods = [registry.get(m).name for m in methods]
     options = dict(options or {})
-    known = {k for m in methods for k in registry.get(m).options}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise ArgumentError(f"Unknown option {unknown[0]!r} for methods {methods}. Expected one "
-                            f"of {sorted(known) or 'no options'}.")
-    per_method = {m: {k: v for k, v in options.items() if k in registry.get(m).options}
-                  for m in methods}
-    for m in methods:
-        registry.get(m).check(per_method[m])
+    per_method = registry.split_options(methods, options)
     batch_size = _validate.positive_int("batch_size", batch_size)
     retry_failed = _validate.boolean("retry_failed", retry_failed)
     paths = expand_inputs(inputs)
     if isinstance(model, (str, Path)):
-        model_id = model_id or str(model)
-    model = kerasviz.load_model(model) if isinstance(model, (str, Path)) else model
+        model_id, model = model_id or str(model), kerasviz.load_model(model)
     kerasviz.as_target(model, target, 1)  # a bad target fails now, not on every image
     settings = {"model": model_id or _model_id(model), "methods": methods, "target": _jsonable(target),
                 "layer": _jsonable(layer), "options": _jsonable(options)}
@@ -147,6 +138,7 @@ def batch_explain(model, inputs: Any, methods: Sequence[str] | str = ("gradcam",
     done = {r["key"] for r in records if r.get("key")}
     start = time.perf_counter()
     explained = skipped = 0
+    device = _device()
     bar = _progress.bar(total=len(paths), progress=progress, desc="batch", unit="img")
     pool = ThreadPoolExecutor(1, thread_name_prefix="kerasviz-decode")
     chunks = [paths[i:i + batch_size] for i in range(0, len(paths), batch_size)]
@@ -166,7 +158,7 @@ def batch_explain(model, inputs: Any, methods: Sequence[str] | str = ("gradcam",
                     todo.append(item)
                     done.add(item["key"])
             if todo:
-                _explain_chunk(model, todo, methods, per_method, target, layer, folder)
+                _explain_chunk(model, todo, methods, per_method, target, layer, folder, device)
                 explained += len(todo)
             bar.update(len(chunk))
     finally:
@@ -207,7 +199,8 @@ def _read_chunk(paths: list[Path], digest: bytes) -> list[dict]:
     return items
 
 
-def _explain_chunk(model, items, methods, per_method, target, layer, folder: OutputFolder) -> None:
+def _explain_chunk(model, items, methods, per_method, target, layer, folder: OutputFolder,
+                   device: str) -> None:
     """Explain one chunk of decoded images with every method; write each image's files, then
     its line."""
     import kerasviz
@@ -230,7 +223,6 @@ def _explain_chunk(model, items, methods, per_method, target, layer, folder: Out
                                progress=False, **per_method[m])
         results[m] = (exp, exp.overlay(), exp.boxes())
         seconds[m] = time.perf_counter() - t0
-    device = _device()
     for i, item in enumerate(items):
         base = f"{Path(item['image']).stem}-{item['key'][:8]}"
         top = np.argsort(-probs[i])[:5]

@@ -14,7 +14,7 @@ import sys
 import types
 
 from kerasviz.methods.options import Array, Float, Int, Option, Seed
-from kerasviz.methods.registry import Method, POSTPROCESS, get, methods, names, register
+from kerasviz.methods.registry import Method, POSTPROCESS, get, methods, names, register, split_options
 
 
 class _CallableModule(types.ModuleType):

@@ -153,6 +153,26 @@ def get(name) -> Method:
     return _REGISTRY[key]
 
 
+def split_options(methods: list[str], options: dict, label: str = "option") -> dict[str, dict]:
+    """Each method's share of ``options`` (the names it declares), every value checked
+    (:meth:`Method.check`), for a run of several ``methods`` with one set of options.
+
+    Raises:
+        ArgumentError: an option that none of the methods declares (named as ``label``, e.g.
+            ``"--option"`` on the command line; the closest names listed), or a bad value.
+    """
+    known = {k for name in methods for k in get(name).options}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ArgumentError(f"Unknown {label} {unknown[0]!r} for methods {list(methods)}. "
+                            f"Expected one of {sorted(known) or 'no options'}. "
+                            f"{suggest(unknown[0], known) if known else ''}".rstrip())
+    shares = {name: {k: v for k, v in options.items() if k in get(name).options} for name in methods}
+    for name, share in shares.items():
+        get(name).check(share)
+    return shares
+
+
 def names() -> list[str]:
     """Registered method names, in registration order."""
     return list(_REGISTRY)

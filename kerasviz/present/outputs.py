@@ -99,14 +99,9 @@ class OutputFolder:
 
     def write_png(self, name: str, image) -> Path:
         """``uint8 (H, W, 3)`` RGB or ``(H, W)`` grey as a PNG."""
-        import io
+        from kerasviz.present.render import png_bytes
 
-        import numpy as np
-        from PIL import Image
-
-        buf = io.BytesIO()
-        Image.fromarray(np.asarray(image)).save(buf, format="PNG")
-        return self.write_bytes(name, buf.getvalue())
+        return self.write_bytes(name, png_bytes(image))
 
     def write_npy(self, name: str, array) -> Path:
         import io
@@ -123,8 +118,7 @@ class OutputFolder:
         :meth:`read_lines`)."""
         self._start()
         target = self.path / name
-        if target.is_symlink():
-            _atomic_write(target, b"")  # raises the link error
+        _refuse_link(target)
         line = (json.dumps(record, allow_nan=False) + "\n").encode("utf-8")
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0)
         fd = os.open(target, flags, 0o644)
@@ -216,10 +210,7 @@ def check_folder(path: str | os.PathLike, command: str, settings: dict | None = 
 def _atomic_write(target: Path, data: bytes) -> None:
     """Write ``data`` to a temporary file beside ``target``, flush it to disk, rename it over
     ``target``. Refuses when ``target`` is a symbolic link."""
-    if target.is_symlink():
-        raise OutputError(f"{str(target)!r} is a symbolic link; kerasviz never writes through or "
-                          f"over links. Give an output folder without links (remove the link, or "
-                          f"choose another --out).")
+    _refuse_link(target)
     tmp = target.with_name(f".{target.name}.{os.getpid()}{TMP_SUFFIX}")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     fd = os.open(tmp, flags, 0o644)
@@ -232,6 +223,13 @@ def _atomic_write(target: Path, data: bytes) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _refuse_link(target: Path) -> None:
+    if target.is_symlink():
+        raise OutputError(f"{str(target)!r} is a symbolic link; kerasviz never writes through or "
+                          f"over links. Give an output folder without links (remove the link, or "
+                          f"choose another --out).")
 
 
 def _own_file(folder: Path, name: str) -> bool:

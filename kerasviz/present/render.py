@@ -265,14 +265,23 @@ def colormap_stops(colormap: str = "jet", n: int = 11) -> list[str]:
     return ["#%02x%02x%02x" % tuple(int(c) for c in px) for px in rgb]
 
 
+def png_bytes(image: np.ndarray) -> bytes:
+    """``uint8 (H, W, 3)`` RGB or ``(H, W)`` grey encoded as a PNG file's bytes."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(image)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
 def save_png(path, image: np.ndarray) -> None:
     """Write ``uint8 (H, W, 3)`` RGB or ``(H, W)`` grey to a PNG file (folders are created)."""
     from pathlib import Path
 
-    from PIL import Image
-
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.asarray(image)).save(path)
+    Path(path).write_bytes(png_bytes(image))
 
 
 def resize_nearest(image: np.ndarray, factor: int) -> np.ndarray:

@@ -21,12 +21,12 @@ def add_output_options(p: argparse.ArgumentParser, default: str) -> None:
                    help="write into a non-empty --out that is not a previous run of this command")
 
 
-def open_output(args, command: str, settings: dict | None = None, resume: bool = False):
+def open_output(args, command: str):
     """The :class:`~kerasviz.present.outputs.OutputFolder` of ``--out`` / ``--force``; call it
     before loading the model, so a bad folder is refused first."""
     from kerasviz.present.outputs import OutputFolder
 
-    return OutputFolder(args.out, command, settings, force=args.force, resume=resume)
+    return OutputFolder(args.out, command, force=args.force)
 
 
 def stems(paths) -> list[str]:

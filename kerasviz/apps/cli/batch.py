@@ -18,7 +18,8 @@ import argparse
 import json
 import sys
 
-from kerasviz.apps.cli._common import add_model_options, check, load_model, parse_option
+from kerasviz.apps.cli._common import (add_model_options, add_output_options, check, load_model,
+                                       parse_option)
 from kerasviz.apps.cli.explain import _methods, _target
 
 
@@ -49,9 +50,7 @@ def register(subparsers) -> None:
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     add_model_options(p)
-    p.add_argument("--out", "-o", default="kerasviz_batch", metavar="DIR", help="output folder")
-    p.add_argument("--force", action="store_true",
-                   help="start over in a non-empty --out that is not this batch run")
+    add_output_options(p, "kerasviz_batch")
     p.set_defaults(func=run)
 
 

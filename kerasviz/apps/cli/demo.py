@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 
+from kerasviz.apps.cli._common import add_output_options
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "demo", help="write an HTML report: photos explained by a real ImageNet network, then "
@@ -11,9 +14,7 @@ def register(subparsers) -> None:
                     "VGG16 when its weights are already cached (nothing is downloaded), then the "
                     "shipped shapes and sensors models; written as DIR/index.html with PNGs "
                     "beside it.")
-    p.add_argument("--out", default="demo_out", metavar="DIR", help="output folder (default: demo_out)")
-    p.add_argument("--force", action="store_true",
-                   help="write into a non-empty folder that is not a previous demo's")
+    add_output_options(p, "demo_out")
     p.add_argument("--images", type=int, default=4, help="number of generated test images")
     p.add_argument("--seed", type=int, default=2024, help="seed of the generated images")
     p.set_defaults(func=run)

@@ -76,7 +76,6 @@ def _target(args):
 def run(args: argparse.Namespace) -> int:
     """List the methods, or explain the images and write the files."""
     from kerasviz import methods as registry
-    from kerasviz.errors import ArgumentError, suggest
 
     if args.list:
         for m in registry.methods():
@@ -88,16 +87,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     check(alpha=("fraction", args.alpha), threshold=("fraction", args.threshold),
           colormap=("colormap", args.colormap), batch_size=("positive_int", args.batch_size))
-    options = dict(args.option)
-    known = {k for name in args.method for k in registry.get(name).options}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise ArgumentError(f"Unknown --option {unknown[0]!r} for methods {args.method}. "
-                            f"Expected one of {sorted(known) or 'no options'}. "
-                            f"{suggest(unknown[0], known) if known else ''}".rstrip())
-    for name in args.method:  # option values, before the model loads
-        m = registry.get(name)
-        m.check({k: v for k, v in options.items() if k in m.options})
+    options = registry.split_options(args.method, dict(args.option), "--option")  # before the model
     import numpy as np
 
     import kerasviz
@@ -118,11 +108,9 @@ def run(args: argparse.Namespace) -> int:
 
     target = _target(args)
     for method in args.method:
-        m = registry.get(method)
-        opts = {k: v for k, v in options.items() if k in m.options}
         exp = kerasviz.explain(model, args.images, method, target=target,
-                               layer=args.layer if m.uses_layer else None,
-                               batch_size=args.batch_size, **opts)
+                               layer=args.layer if registry.get(method).uses_layer else None,
+                               batch_size=args.batch_size, **options[method])
         overlays = exp.overlay(alpha=args.alpha, colormap=args.colormap)
         thr = {} if args.threshold is None else {"threshold": args.threshold}
         masked, regions = exp.crop(**thr)
