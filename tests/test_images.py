@@ -184,3 +184,38 @@ def test_a_broken_header_of_a_known_format_is_an_image_error():
 
     with pytest.raises(ImageError, match="could not be decoded .*re-export"):
         kerasviz.load_image(b"BM" + bytes(60))  # a BMP whose header declares no known type
+
+
+def test_conversions_in_bands_match_the_whole_image_formulas():
+    """_array_to_rgb converts a band of rows at a time; the result is the per-pixel formula:
+    alpha over the background rounded, and 16-bit / float scaled to 0..255 rounded."""
+    rng = np.random.default_rng(0)
+    rgba = rng.integers(0, 256, (517, 301, 4), dtype=np.uint8)  # several bands, a short last one
+    a = rgba[..., 3:].astype(np.float64) / 255
+    ref = np.floor(rgba[..., :3] * a + np.array([10, 200, 255]) * (1 - a) + 0.5)
+    got = load_image(rgba, background=(10, 200, 255))
+    assert np.abs(got.astype(int) - ref).max() <= 1  # float64 ties at .5 may round either way
+    assert (got == ref).mean() > 0.999
+    wide = rng.integers(0, 65536, (517, 301, 3), dtype=np.uint16)
+    np.testing.assert_array_equal(load_image(wide), np.floor(wide / 257 + 0.5).astype(np.uint8))
+    unit = rng.random((517, 301), dtype=np.float32)
+    got = load_image(unit)
+    np.testing.assert_array_equal(got[..., 0], np.floor(unit * 255 + 0.5).astype(np.uint8))
+    assert (got == got[..., :1]).all()
+    rgb = rng.integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    out = load_image(rgb)
+    np.testing.assert_array_equal(out, rgb)
+    assert out is not rgb and out.flags.writeable  # the caller's array is never handed back
+
+
+def test_the_pixel_limit_from_the_environment(monkeypatch):
+    from kerasviz.errors import ArgumentError
+
+    monkeypatch.setenv("KERASVIZ_MAX_PIXELS", "1e2")
+    with pytest.raises(ImageError, match="max_pixels=100"):
+        load_image(np.zeros((11, 10, 3), np.uint8))
+    assert load_image(np.zeros((10, 10, 3), np.uint8)).shape == (10, 10, 3)
+    for bad in ("lots", "0", "2.5", "-5"):
+        monkeypatch.setenv("KERASVIZ_MAX_PIXELS", bad)
+        with pytest.raises(ArgumentError, match="KERASVIZ_MAX_PIXELS=.*positive whole number"):
+            load_image(np.zeros((4, 4, 3), np.uint8))

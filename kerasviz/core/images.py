@@ -6,21 +6,46 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from kerasviz import _validate
 from kerasviz.errors import ArgumentError, ImageError
 
-#: Largest image accepted, in pixels (width × height). Larger ones are refused before
-#: decoding as likely decompression bombs. Override per call or with ``KERASVIZ_MAX_PIXELS``.
-MAX_PIXELS = int(os.environ.get("KERASVIZ_MAX_PIXELS", 100_000_000))
+#: Largest image accepted by default, in pixels (width × height). Larger ones are refused
+#: before decoding as likely decompression bombs. Override per call (``max_pixels=``) or with
+#: the environment variable ``KERASVIZ_MAX_PIXELS`` (e.g. ``1e6``), read at each call.
+MAX_PIXELS = 100_000_000
+
+
+def default_max_pixels() -> int:
+    """``KERASVIZ_MAX_PIXELS`` (a positive whole number, ``1e6`` allowed) or :data:`MAX_PIXELS`."""
+    text = os.environ.get("KERASVIZ_MAX_PIXELS", "").strip()
+    if not text:
+        return MAX_PIXELS
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not (1 <= value < 2 ** 63 and value == int(value)):
+        raise ArgumentError(f"KERASVIZ_MAX_PIXELS={text!r} is not a number of pixels. Expected "
+                            f"a positive whole number such as 100000000 or 1e8; unset it for "
+                            f"the default ({MAX_PIXELS}).")
+    return int(value)
 
 _INTERPOLATIONS = ("area", "bilinear", "bicubic", "nearest")
+_BAND_PIXELS = 1 << 16  # pixels converted at a time by _array_to_rgb
+
+#: The formats Pillow may open (its names; JPEG includes MPO). The others Pillow knows are refused:
+#: some (ICO) decode the whole picture while being opened, before kerasviz can check its size.
+_PIL_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP", "PPM")
+_FORMATS_TEXT = "PNG, JPEG, GIF, BMP, TIFF, WebP or PNM (PBM / PGM / PPM)"
+_TIFF_INTS = {3: "H", 4: "I", 16: "Q"}  # TIFF field type → struct code (SHORT, LONG, LONG8)
 
 
 def _describe(src: Any) -> str:
@@ -67,7 +92,7 @@ def load_image(src: Any, size: int | tuple[int, int] | None = None, *,
         ArgumentError: a bad ``size``, ``max_pixels``, ``background`` or ``interpolation``
             (checked before the file is read).
     """
-    limit = MAX_PIXELS if max_pixels is None else _validate.positive_int("max_pixels", max_pixels)
+    limit = default_max_pixels() if max_pixels is None else _validate.positive_int("max_pixels", max_pixels)
     background = _validate.rgb("background", background)
     if size is not None:
         _check_size(size, limit)
@@ -143,7 +168,7 @@ def resize(image: np.ndarray, size: int | tuple[int, int], interpolation: str = 
     """
     import cv2
 
-    h, w = _check_size(size, MAX_PIXELS)
+    h, w = _check_size(size, default_max_pixels())
     _validate.one_of("interpolation", interpolation, _INTERPOLATIONS)
     if image.shape[:2] == (h, w):
         return image
@@ -191,7 +216,7 @@ def _read_file(src, limit: int, background) -> np.ndarray:
         path = Path(src)
         if not path.exists():
             raise ImageError(f"Image file {name} does not exist. Expected the path of an existing "
-                             f"image file (PNG, JPEG, TIFF, BMP, GIF or WebP).")
+                             f"image file ({_FORMATS_TEXT}).")
         if path.is_dir():
             raise ImageError(f"Image path {name} is a folder, not a file. Expected an image file; "
                              f"for the images in a folder pass sorted(Path(folder).glob('*.png')).")
@@ -204,16 +229,17 @@ def _read_file(src, limit: int, background) -> np.ndarray:
     try:
         with warnings.catch_warnings():  # kerasviz applies its own pixel limit below
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            pil = Image.open(io.BytesIO(data))
+            pil = Image.open(io.BytesIO(data), formats=_PIL_FORMATS)
     except Image.DecompressionBombError as exc:
         raise ImageError(f"Image {name} is too large: {exc} Refused as a possible decompression "
                          f"bomb (PIL.Image.MAX_IMAGE_PIXELS also applies).") from None
     except UnidentifiedImageError:
-        rgb = _read_with_opencv(data)
+        rgb = _read_with_opencv(data, name, limit)
         if rgb is None:
-            raise ImageError(f"{name} is not an image file kerasviz can read (PIL and OpenCV "
-                             f"do not recognise its format). Expected PNG, JPEG, TIFF, BMP, "
-                             f"GIF or WebP.") from None
+            raise ImageError(f"{name} is not an image file kerasviz can read. Expected "
+                             f"{_FORMATS_TEXT}. Received: bytes starting {data[:12]!r}. Convert "
+                             f"it to PNG (16-bit PNG or TIFF keeps more than 8 bits per "
+                             f"channel).") from None
         return _array_to_rgb(rgb, background)
     except (OSError, SyntaxError, ValueError) as exc:  # a recognised format with a broken header
         raise ImageError(f"Image {name} could not be decoded ({exc}). It may be truncated or "
@@ -221,11 +247,61 @@ def _read_file(src, limit: int, background) -> np.ndarray:
     return _pil_to_rgb(pil, name, limit, background, data)
 
 
-def _read_with_opencv(data: bytes) -> np.ndarray | None:
-    """Decode with OpenCV (keeps 16-bit colour TIFF/PNG); returns RGB(A) or grey, or None."""
+def _check_pixels(name: str, w: int, h: int, limit: int) -> None:
+    """Refuse a declared size of ``w × h`` pixels that is zero or over ``limit``."""
+    if w * h == 0:
+        raise ImageError(f"Image {name} has zero size ({w}×{h}). Expected at least 1×1 pixels.")
+    if w * h > limit:
+        raise ImageError(f"Image {name} has {w * h} pixels ({w}×{h}), more than max_pixels="
+                         f"{limit}: refused as a possible decompression bomb. Pass a larger "
+                         f"max_pixels (or set KERASVIZ_MAX_PIXELS) if you trust the file.")
+
+
+def _tiff_size(data: bytes, name: str) -> tuple[int, int] | None:
+    """``(width, height)`` of the first image of a TIFF (classic or BigTIFF), read from its
+    header; None if ``data`` is not a TIFF. Duplicated tags count with their largest value."""
+    order = {b"II": "<", b"MM": ">"}.get(data[:2])
+    try:
+        magic = struct.unpack_from(order + "H", data, 2)[0] if order else None
+        if magic not in (42, 43):
+            return None
+        big = magic == 43
+        offset = struct.unpack_from(order + ("Q" if big else "I"), data, 8 if big else 4)[0]
+        count = struct.unpack_from(order + ("Q" if big else "H"), data, offset)[0]
+        entry, start = (20, offset + 8) if big else (12, offset + 2)
+        count = min(count, (len(data) - start) // entry)  # a lying count ends with the data
+        size = {}
+        for i in range(count):
+            tag, kind, n, value = struct.unpack_from(order + ("HHQ8s" if big else "HHI4s"),
+                                                     data, start + entry * i)
+            if tag in (256, 257):  # ImageWidth, ImageLength: SHORT, LONG or LONG8, one value
+                if n != 1 or kind not in _TIFF_INTS:
+                    raise struct.error(f"tag {tag} has type {kind} and {n} values")
+                size[tag] = max(size.get(tag, 0),
+                                struct.unpack_from(order + _TIFF_INTS[kind], value)[0])
+        if len(size) < 2:
+            raise struct.error("no ImageWidth or no ImageLength tag")
+        return size[256], size[257]
+    except struct.error as exc:
+        raise ImageError(f"Image {name} is a TIFF file whose size cannot be read: its header is "
+                         f"corrupt ({exc}). Re-export or re-download it.") from None
+
+
+def _read_with_opencv(data: bytes, name: str, limit: int) -> np.ndarray | None:
+    """Decode a TIFF that Pillow cannot (float, signed or 32-bit colour samples) with OpenCV,
+    after checking its header's size against ``limit``. Returns RGB(A) or grey in the file's
+    dtype, or None. Only TIFF: OpenCV's other decoders (Radiance HDR, EXR, JPEG 2000, …) would
+    allocate and decode the whole image before kerasviz could check its size."""
+    size = _tiff_size(data, name)
+    if size is None:
+        return None
+    _check_pixels(name, *size, limit)
     import cv2
 
-    arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    try:
+        arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error:
+        return None
     if arr is None or arr.size == 0:
         return None
     if arr.ndim == 3 and arr.shape[2] == 3:
@@ -236,20 +312,17 @@ def _read_with_opencv(data: bytes) -> np.ndarray | None:
 
 
 def _pil_to_rgb(pil: Image.Image, name: str, limit: int, background, data: bytes | None = None):
-    w, h = pil.size
-    if w * h == 0:
-        raise ImageError(f"Image {name} has zero size ({w}×{h}). Expected at least 1×1 pixels.")
-    if w * h > limit:
-        raise ImageError(f"Image {name} has {w * h} pixels ({w}×{h}), more than max_pixels="
-                         f"{limit}: refused as a possible decompression bomb. Pass a larger "
-                         f"max_pixels (or set KERASVIZ_MAX_PIXELS) if you trust the file.")
+    _check_pixels(name, *pil.size, limit)
     try:
-        ImageFile.LOAD_TRUNCATED_IMAGES = False
+        # Pillow's ImageFile.LOAD_TRUNCATED_IMAGES is read, never written: it is process-wide,
+        # and setting it here (even saved and restored under a lock) would change it under
+        # other threads decoding at the same moment. At Pillow's default (False) a truncated
+        # file raises below; a caller who set it True asked Pillow to pad truncated images.
         pil.load()
-        pil = ImageOps.exif_transpose(pil)
+        ImageOps.exif_transpose(pil, in_place=True)  # no copy when there is nothing to turn
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         if data is not None and "mode" in str(exc).lower():
-            rgb = _read_with_opencv(data)  # e.g. 16-bit colour TIFF that PIL cannot decode
+            rgb = _read_with_opencv(data, name, limit)  # a TIFF whose samples Pillow cannot read
             if rgb is not None:
                 return _array_to_rgb(rgb, background)
         raise ImageError(f"Image {name} could not be decoded ({exc}). It may be truncated or "
@@ -259,8 +332,10 @@ def _pil_to_rgb(pil: Image.Image, name: str, limit: int, background, data: bytes
     if pil.mode == "P":
         pil = pil.convert("RGBA")
     if pil.mode in ("RGBA", "LA", "PA", "La", "RGBa"):
-        return _array_to_rgb(np.asarray(pil.convert("RGBA")), background)
-    return np.asarray(pil.convert("RGB"))
+        return _array_to_rgb(np.asarray(pil if pil.mode == "RGBA" else pil.convert("RGBA")),
+                             background)
+    rgb = np.asarray(pil if pil.mode == "RGB" else pil.convert("RGB"))
+    return rgb if rgb.flags.writeable else rgb.copy()
 
 
 def _high_depth(arr: np.ndarray, mode: str, name: str) -> np.ndarray:
@@ -287,33 +362,51 @@ def _array_to_rgb(arr: np.ndarray, background=(255, 255, 255)) -> np.ndarray:
                          f"(H, W, 4). Received: {name}.{hint}")
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ImageError(f"Image {name} has zero size. Expected at least 1×1 pixels.")
-    if arr.dtype == np.bool_:
-        arr = arr.astype(np.uint8) * 255
-    elif arr.dtype == np.uint16:
-        arr = (arr.astype(np.float64) / 257.0 + 0.5).astype(np.uint8)
-    elif np.issubdtype(arr.dtype, np.floating):
-        if not np.isfinite(arr).all():
+    if np.issubdtype(arr.dtype, np.floating):
+        lo, hi = float(arr.min()), float(arr.max())  # NaN or Inf in the array shows in these
+        if not (np.isfinite(lo) and np.isfinite(hi)):
             raise ImageError(f"Image {name} contains NaN or Inf values. Expected finite values "
                              f"in [0, 1] or [0, 255].")
-        lo, hi = float(arr.min()), float(arr.max())
         if lo < 0 or hi > 255:
             raise ImageError(f"Image {name} has values in [{lo:.4g}, {hi:.4g}]. Expected [0, 1] "
                              f"or [0, 255]. If these are preprocessed model inputs, pass them to "
                              f"explain()/activations() directly instead of load_image().")
-        arr = np.clip(arr * (255.0 if hi <= 1.0 else 1.0) + 0.5, 0, 255).astype(np.uint8)
-    elif arr.dtype != np.uint8:
-        if np.issubdtype(arr.dtype, np.integer) and arr.min() >= 0 and arr.max() <= 255:
-            arr = arr.astype(np.uint8)
+        scale = 255.0 if hi <= 1.0 else 1.0
+    elif arr.dtype not in (np.bool_, np.uint8, np.uint16) and not (
+            np.issubdtype(arr.dtype, np.integer) and arr.min() >= 0 and arr.max() <= 255):
+        raise ImageError(f"Unsupported image dtype in {name}. Expected uint8, uint16, bool, "
+                         f"float, or integers in [0, 255].")
+
+    def to_uint8(block: np.ndarray) -> np.ndarray:
+        if arr.dtype == np.bool_:
+            return block.astype(np.uint8) * 255
+        if arr.dtype == np.uint16:
+            return _uint16_to_uint8(block)
+        if np.issubdtype(arr.dtype, np.floating):
+            return np.clip(block * scale + 0.5, 0, 255).astype(np.uint8)
+        return block.astype(np.uint8, copy=False)
+
+    # Converted a band of rows at a time, so that the working copies stay small: the peak is
+    # the input plus the uint8 RGB result (and a band), whatever the input's dtype.
+    h, w = arr.shape[:2]
+    out = np.empty((h, w, 3), np.uint8)
+    bg = np.asarray(background, np.uint16).reshape(1, 1, 3)
+    step = max(1, _BAND_PIXELS // w)
+    for top in range(0, h, step):
+        block = to_uint8(arr[top:top + step])
+        if block.ndim == 2:
+            out[top:top + step] = block[..., None]
+        elif block.shape[2] == 4:  # over the background, rounded: (rgb·a + bg·(255 − a) + 127) // 255
+            alpha = block[..., 3:4].astype(np.uint16)
+            out[top:top + step] = (block[..., :3] * alpha + bg * (255 - alpha) + 127) // 255
         else:
-            raise ImageError(f"Unsupported image dtype in {name}. Expected uint8, uint16, bool, "
-                             f"float, or integers in [0, 255].")
-    if arr.ndim == 2:
-        return np.repeat(arr[..., None], 3, axis=2)
-    if arr.shape[2] == 4:
-        alpha = arr[..., 3:4].astype(np.float32) / 255.0
-        bg = np.asarray(background, np.float32).reshape(1, 1, 3)
-        return (arr[..., :3] * alpha + bg * (1 - alpha) + 0.5).astype(np.uint8)
-    return arr
+            out[top:top + step] = block
+    return out
+
+
+def _uint16_to_uint8(arr: np.ndarray) -> np.ndarray:
+    """0..65535 → 0..255, rounded: round(x / 257) = (x + 128) // 257."""
+    return ((arr.astype(np.uint32) + 128) // 257).astype(np.uint8)
 
 
 def as_uint8_batch(images: Any, size: int | tuple[int, int] | None = None,
