@@ -8,8 +8,8 @@ import importlib
 
 from kerasviz._backend import ensure_tensorflow_backend as _ensure_tensorflow_backend
 from kerasviz.errors import (
-    ArgumentError, BackendError, ImageError, KerasvizError, LayerNotFoundError, ModelError,
-    TargetError, UnknownClassError, UnknownMethodError, WeightsNotFoundError)
+    ArgumentError, BackendError, ExplanationWarning, ImageError, KerasvizError, LayerNotFoundError,
+    ModelError, TargetError, UnknownClassError, UnknownMethodError, WeightsNotFoundError)
 
 _ensure_tensorflow_backend()
 
@@ -57,7 +57,7 @@ _API = {
 __all__ = [
     "ArgumentError", "BackendError", "ImageError", "KerasvizError", "LayerNotFoundError",
     "ModelError", "TargetError", "UnknownClassError", "UnknownMethodError", "WeightsNotFoundError",
-    *_API,
+    "ExplanationWarning", *_API,
 ]
 
 
