@@ -8,8 +8,9 @@ import importlib
 
 from kerasviz._backend import ensure_tensorflow_backend as _ensure_tensorflow_backend
 from kerasviz.errors import (
-    ArgumentError, BackendError, ImageError, KerasvizError, LayerNotFoundError, ModelError,
-    OutputError, TargetError, UnknownClassError, UnknownMethodError, WeightsNotFoundError)
+    ArgumentError, BackendError, ExplanationWarning, ImageError, KerasvizError,
+    LayerNotFoundError, ModelError, OutputError, TargetError, UnknownClassError,
+    UnknownMethodError, WeightsNotFoundError)
 
 _ensure_tensorflow_backend()
 
@@ -59,8 +60,8 @@ _API = {
 
 __all__ = [
     "ArgumentError", "BackendError", "ImageError", "KerasvizError", "LayerNotFoundError",
-    "ModelError", "OutputError", "TargetError", "UnknownClassError", "UnknownMethodError", "WeightsNotFoundError",
-    *_API,
+    "ModelError", "OutputError", "TargetError", "UnknownClassError", "UnknownMethodError",
+    "WeightsNotFoundError", "ExplanationWarning", *_API,
 ]
 
 

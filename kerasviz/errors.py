@@ -34,6 +34,14 @@ class, the method, the target); a plain option value that is out of its range or
 
 Messages follow one pattern: what is wrong, what was expected, what was received, and the
 closest valid options (see :func:`closest`).
+
+Warnings: bad *input* is an error (above); a degenerate *answer of the model* is a warning::
+
+    ExplanationWarning (UserWarning)      an explanation map is empty (all 0) or was NaN / Inf: a
+                                          dead layer, a zero or saturated gradient, a NaN score
+
+The result is still defined (such maps are 0); the warning names the method, the images and the
+cause, and says what to try.
 """
 from __future__ import annotations
 
@@ -87,6 +95,22 @@ class ArgumentError(KerasvizError, ValueError):
     """An option value is of the wrong type, out of its valid range or not one of its allowed
     values (a size, a count, a threshold, a name from a fixed set). Raised by
     :mod:`kerasviz._validate`."""
+
+
+class ExplanationWarning(UserWarning):
+    """An explanation map is empty (all 0) for some images, or was NaN / Inf and set to 0.
+
+    Attributes:
+        method: name of the method.
+        images: ``tuple[int, ...]`` indices of the images concerned, ascending.
+        causes: ``{cause: (image indices…)}``: why, in words (what to try included).
+    """
+
+    def __init__(self, message: str, *, method: str = "", causes: dict | None = None):
+        super().__init__(message)
+        self.method = method
+        self.causes = {k: tuple(v) for k, v in (causes or {}).items()}
+        self.images = tuple(sorted(i for v in self.causes.values() for i in v))
 
 
 def closest(name: str, options: Iterable[str], n: int = 5) -> list[str]:

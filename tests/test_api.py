@@ -17,7 +17,7 @@ def test_all_names_resolve_and_are_documented():
 #: the API reference in the docs).
 PUBLIC = sorted("""
     ArgumentError BackendError ImageError KerasvizError LayerNotFoundError ModelError OutputError TargetError
-    UnknownClassError UnknownMethodError WeightsNotFoundError
+    UnknownClassError UnknownMethodError WeightsNotFoundError ExplanationWarning
     datasets demo_models imagenet render features patterns methods
     decode_predictions load_image load_images layer_paths resolve_layer deprocess fetch_weights
     load_model model_info preprocess ModelInfo

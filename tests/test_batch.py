@@ -168,3 +168,28 @@ def test_inputs_folder_glob_and_list(images, tmp_path):
     empty.mkdir()
     with pytest.raises(ArgumentError, match="has no image files"):
         expand_inputs(empty)
+
+
+def test_an_empty_map_is_said_in_the_results_line(tmp_path):
+    """A black image through a ReLU model with zero biases: every activation is 0 (a dead
+    layer), so Grad-CAM's map is empty; its line says why, the other image's line does not."""
+    import keras
+
+    from conftest import gap_dense
+    from kerasviz.apps.batch import batch_explain
+
+    keras.utils.set_random_seed(11)
+    model = gap_dense(size=16, channels=6)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(folder / "black.png")
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (16, 16, 3), np.uint8)).save(
+        folder / "noise.png")
+    summary = batch_explain(model, folder, ["gradcam"], tmp_path / "out", progress=False,
+                            preprocess=lambda x: x / 255)
+    assert summary.explained == 2
+    lines = {Path(r["image"]).name: r for r in map(json.loads, (tmp_path / "out" /
+                                                                  "results.jsonl").open())}
+    assert "outputs 0 everywhere (a dead layer" in lines["black.png"]["methods"]["gradcam"]["empty_map"]
+    assert "empty_map" not in lines["noise.png"]["methods"]["gradcam"]
+    assert np.load(tmp_path / "out" / lines["black.png"]["methods"]["gradcam"]["files"][2]).max() == 0

@@ -18,6 +18,7 @@ import glob
 import hashlib
 import json
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from kerasviz import _progress, _validate
-from kerasviz.errors import ArgumentError, one_line
+from kerasviz.errors import ArgumentError, ExplanationWarning, one_line
 from kerasviz.present.outputs import OutputFolder
 
 RESULTS = "results.jsonl"
@@ -91,7 +92,7 @@ def batch_explain(model, inputs: Any, methods: Sequence[str] | str = ("gradcam",
                   out: str | Path = "kerasviz_batch", *, target: Any = None, layer: Any = None,
                   options: dict | None = None, batch_size: int = 16, force: bool = False,
                   retry_failed: bool = False, progress: bool | None = None,
-                  model_id: str | None = None) -> BatchSummary:
+                  model_id: str | None = None, preprocess: Any = None) -> BatchSummary:
     """Explain every image of ``inputs`` with every method, streaming results to ``out``.
 
     Args:
@@ -107,6 +108,8 @@ def batch_explain(model, inputs: Any, methods: Sequence[str] | str = ("gradcam",
         retry_failed: explain again the images that have an error line.
         progress: a progress bar (images/s, ETA); default: when stderr is a terminal.
         model_id: how the settings name the model (default: its name and a hash of its weights).
+        preprocess: for a model kerasviz does not know, ``uint8``-range float32 RGB
+            ``(N, H, W, 3)`` → model input (as in :func:`kerasviz.explain`).
 
     Returns:
         :class:`BatchSummary`.
@@ -125,9 +128,12 @@ def batch_explain(model, inputs: Any, methods: Sequence[str] | str = ("gradcam",
     paths = expand_inputs(inputs)
     if isinstance(model, (str, Path)):
         model_id, model = model_id or str(model), kerasviz.load_model(model)
-    kerasviz.as_target(model, target, 1)  # a bad target fails now, not on every image
+    kerasviz.as_target(model, target, 1)  # a bad target or preprocessing fails now, not later
+    kerasviz.preprocess(model, np.zeros((1, 8, 8, 3), np.uint8), preprocess=preprocess)
     settings = {"model": model_id or _model_id(model), "methods": methods, "target": _jsonable(target),
                 "layer": _jsonable(layer), "options": _jsonable(options)}
+    if preprocess is not None:
+        settings["preprocess"] = getattr(preprocess, "__qualname__", repr(preprocess))
     folder = OutputFolder(out, "batch", settings, force=force, resume=True)
     if not folder.resumed:  # forced start over: nothing of an earlier run counts
         folder.remove(RESULTS)
@@ -158,7 +164,8 @@ def batch_explain(model, inputs: Any, methods: Sequence[str] | str = ("gradcam",
                     todo.append(item)
                     done.add(item["key"])
             if todo:
-                _explain_chunk(model, todo, methods, per_method, target, layer, folder, device)
+                _explain_chunk(model, todo, methods, per_method, target, layer, folder, device,
+                               preprocess)
                 explained += len(todo)
             bar.update(len(chunk))
     finally:
@@ -200,7 +207,7 @@ def _read_chunk(paths: list[Path], digest: bytes) -> list[dict]:
 
 
 def _explain_chunk(model, items, methods, per_method, target, layer, folder: OutputFolder,
-                   device: str) -> None:
+                   device: str, preprocess=None) -> None:
     """Explain one chunk of decoded images with every method; write each image's files, then
     its line."""
     import kerasviz
@@ -211,17 +218,25 @@ def _explain_chunk(model, items, methods, per_method, target, layer, folder: Out
 
     pixels = [item["pixels"] for item in items]
     t0 = time.perf_counter()
-    probs = as_list(model.predict(kerasviz.preprocess(model, pixels), verbose=0))[0]
+    probs = as_list(model.predict(kerasviz.preprocess(model, pixels, preprocess=preprocess),
+                                  verbose=0))[0]
     probs = probs.reshape(len(items), -1)
     names = class_names(model, 0)
     seconds = {"predict": time.perf_counter() - t0}
     results = {}
     for m in methods:
         t0 = time.perf_counter()
-        exp = kerasviz.explain(model, pixels, m, target=target,
-                               layer=layer if registry.get(m).uses_layer else None,
-                               progress=False, **per_method[m])
-        results[m] = (exp, exp.overlay(), exp.boxes())
+        with warnings.catch_warnings(record=True) as seen:  # an empty map: said in its line
+            warnings.simplefilter("always", ExplanationWarning)
+            exp = kerasviz.explain(model, pixels, m, target=target, preprocess=preprocess,
+                                   layer=layer if registry.get(m).uses_layer else None,
+                                   progress=False, **per_method[m])
+        for w in seen:
+            if not issubclass(w.category, ExplanationWarning):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        why = {i: cause for w in seen if issubclass(w.category, ExplanationWarning)
+               for cause, idx in w.message.causes.items() for i in idx}
+        results[m] = (exp, exp.overlay(), exp.boxes(), why)
         seconds[m] = time.perf_counter() - t0
     for i, item in enumerate(items):
         base = f"{Path(item['image']).stem}-{item['key'][:8]}"
@@ -231,14 +246,18 @@ def _explain_chunk(model, items, methods, per_method, target, layer, folder: Out
                                   for c in top],
                   "methods": {}, "device": device,
                   "seconds": {k: round(v / len(items), 5) for k, v in seconds.items()}}
-        for m, (exp, overlays, boxes) in results.items():
+        for m, (exp, overlays, boxes, why) in results.items():
             stem = f"{base}_{m.replace('+', 'p')}"
             files = [folder.write_png(f"{stem}_overlay.png", render.draw_box(overlays[i], boxes[i])),
                      folder.write_png(f"{stem}_map.png", render.colorize(exp.maps[i])),
                      folder.write_npy(f"{stem}_map.npy", exp.maps[i].astype(np.float32))]
             record["target"] = exp.labels[i]
-            record["methods"][m] = {"score": float(exp.scores[i]), "box": [int(v) for v in boxes[i]],
+            score = float(exp.scores[i])
+            record["methods"][m] = {"score": score if np.isfinite(score) else None,  # JSON
+                                    "box": [int(v) for v in boxes[i]],
                                     "layer": exp.layer, "files": [f.name for f in files]}
+            if i in why:
+                record["methods"][m]["empty_map"] = why[i]
         folder.append_line(RESULTS, record)
 
 

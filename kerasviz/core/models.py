@@ -425,7 +425,7 @@ def preprocess(model, images: Any, *, preprocess: Callable | None = None) -> np.
             f"already-preprocessed float32 images instead of uint8 ones.")
     raw = as_uint8_batch(images, info.input_size, crop=info.center_crop)
     x = np.asarray(fn(raw.astype(np.float32)), np.float32)
-    _check_batch(model, x)
+    _check_batch(model, x, made_by=fn)
     return x
 
 
@@ -444,15 +444,24 @@ def _is_tensor(x) -> bool:
     return hasattr(x, "dtype") and hasattr(x, "shape") and type(x).__module__.startswith("tensorflow")
 
 
-def _check_batch(model, x: np.ndarray) -> None:
+def _check_batch(model, x: np.ndarray, made_by: Callable | None = None) -> None:
+    """Refuse a model input batch that is not ``(N ≥ 1, H, W, C)``, holds NaN / Inf (``made_by``:
+    the preprocessing function that made ``x``, named in the message) or does not fit."""
     if x.ndim != 4:
         raise ImageError(f"Expected a batch of shape (N, H, W, C). Received: shape {x.shape}.")
     if x.shape[0] == 0:
         raise ImageError(f"No images given. Expected a batch of at least one image. Received: "
                          f"a batch of shape {x.shape}.")
-    if not np.isfinite(x).all():
-        raise ImageError("The input batch contains NaN or Inf values. Expected finite, preprocessed "
-                         "model input (or pass uint8 images to have them preprocessed).")
+    bad = np.flatnonzero(~np.isfinite(x.reshape(len(x), -1)).all(axis=1))
+    if len(bad):
+        which = f"images {bad[:10].tolist()}{' …' if len(bad) > 10 else ''} of {len(x)}"
+        if made_by is not None:
+            raise ImageError(f"Preprocessing {getattr(made_by, '__name__', 'function')!r} turned "
+                             f"{which} into NaN or Inf values. Expected a preprocess function "
+                             f"that returns finite numbers for uint8-range input.")
+        raise ImageError(f"The input batch contains NaN or Inf values in {which}. Expected "
+                         f"finite, preprocessed model input (or pass uint8 images to have them "
+                         f"preprocessed).")
     try:
         want = tuple(model.inputs[0].shape)[1:]
     except (AttributeError, IndexError, ValueError):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import types
+import warnings
 import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ import tensorflow as tf
 from kerasviz import _progress
 from kerasviz._caches import model_cache
 from kerasviz.core import layers as L
-from kerasviz.errors import ModelError
+from kerasviz.errors import ExplanationWarning, ModelError
 from kerasviz.methods import registry
 
 #: Model evaluations per graph step (images × samples); bounds memory. ``explain(batch_size=)``.
@@ -317,6 +318,7 @@ class Plan:
                tf.TensorSpec((None,), tf.int32)]
         sig += [tf.TensorSpec((None, *t.shape[1:]), t.dtype) for t in extra]
         sig += [tf.TensorSpec(np.shape(options[k]), method.specs[k].dtype) for k in self.inputs]
+        self._signature, self._facts = sig, None
         # A callable object, not the bound method: TF counts retracing per code object, and
         # every plan traces once by design (no "excessive retracing" warning across plans).
         self.compiled = tf.function(_Graph(self), input_signature=sig, autograph=False)
@@ -363,27 +365,47 @@ class Plan:
         (``extra``: arrays for the model's other inputs, N rows each; ``options``: the method's
         checked option values, see :meth:`Method.check`).
 
+        Maps that are NaN / Inf, or whose target score is, are set to 0, and an empty map (all 0)
+        gives one :class:`~kerasviz.errors.ExplanationWarning` per call (see :func:`check_maps`).
+
         Returns:
             dict of numpy arrays: ``maps``, ``raw``, ``scores``, ``units`` and maybe ``grads``.
         """
         n = len(x)
         units = np.zeros(n, np.int32) if units is None else np.asarray(units, np.int32)
         values = [self.method.specs[k].as_input(options[k]) for k in self.inputs]
+        extra = list(extra or [])
+        out = self._in_chunks(self.compiled, x, units, extra, values, progress)
+        return check_maps(self, out, x, extra)
+
+    def _in_chunks(self, fn, x, units, extra, values=(), progress=None) -> dict:
+        """``fn`` (a compiled graph returning a dict) on chunks of ``batch_size`` images; its
+        outputs as numpy arrays of N rows, filled chunk by chunk (peak memory ≈ results + one
+        chunk)."""
+        n = len(x)
         starts = range(0, n, self.batch_size)
         if len(starts) > 1:
             starts = _progress.bar(starts, progress=progress, desc=self.method.name, unit="chunk")
-        extra = list(extra or [])
-        out: dict[str, np.ndarray] = {}  # filled chunk by chunk: peak memory ≈ results + one chunk
+        out: dict[str, np.ndarray] = {}
         for s in starts:
-            part = self.compiled(tf.constant(x[s:s + self.batch_size], tf.float32),
-                                 tf.constant(units[s:s + self.batch_size]),
-                                 *[tf.constant(e[s:s + self.batch_size]) for e in extra], *values)
+            part = fn(tf.constant(x[s:s + self.batch_size], tf.float32),
+                      tf.constant(units[s:s + self.batch_size]),
+                      *[tf.constant(e[s:s + self.batch_size]) for e in extra], *values)
             for k, v in part.items():
                 v = v.numpy()
                 if k not in out:
                     out[k] = np.empty((n, *v.shape[1:]), v.dtype)
                 out[k][s:s + len(v)] = v
         return out
+
+    def zero_facts(self, x: np.ndarray, units: np.ndarray, extra: list) -> dict:
+        """Per image, ``bool (n,)``: whether the layer's activations (``"A"``) and ``∂S/∂A``
+        (``"dA"``) are 0 everywhere, or, without a layer, ``∂S/∂x`` (``"dx"``). For the cause of
+        an empty map; compiled on first use, so the normal path never pays for it."""
+        if self._facts is None:
+            self._facts = tf.function(_Facts(self), autograph=False,
+                                      input_signature=self._signature[:2 + self._n_extra])
+        return self._in_chunks(self._facts, x, units, extra, progress=False)
 
 
 class _Graph:
@@ -394,6 +416,127 @@ class _Graph:
 
     def __call__(self, x, units, *rest):
         return self.plan._run(x, units, *rest)
+
+
+class _Facts:
+    """The function :meth:`Plan.zero_facts` compiles (a callable object, as :class:`_Graph`)."""
+
+    def __init__(self, plan: Plan):
+        self.plan = plan
+
+    def __call__(self, x, units, *extra):
+        ctx = Context(self.plan, x, units, extra)
+        if self.plan.layer is None:
+            return {"dx": _all_zero(ctx.dx)}
+        return {"A": _all_zero(ctx.A), "dA": _all_zero(ctx.dA)}
+
+
+def _all_zero(t):
+    """``bool (n,)``: whether each row of ``t`` ``(n, ...)`` is 0 everywhere."""
+    return tf.reduce_all(tf.equal(tf.reshape(t, [tf.shape(t)[0], -1]), 0.0), axis=1)
+
+
+#: Why a map is empty, and what to try: the causes :func:`check_maps` tells apart.
+EMPTY_CAUSES = {
+    "score": "the target's score is NaN or Inf, so there is nothing to explain: the model's "
+             "output is undefined for these inputs (an overflow, a log or a division inside the "
+             "model); check model.predict on them",
+    "nonfinite": "{method!r} computed NaN or Inf values (an overflow in the gradient or in the "
+                 "method); check the model's outputs on these images or try another method",
+    "dead": "layer {layer!r} outputs 0 everywhere (a dead layer: its ReLUs never fire on these "
+            "images); pass another layer= (kerasviz.layer_paths(model) lists them)",
+    "gradient": "the gradient of the target with respect to {wrt} is 0 everywhere: the score "
+                "does not change with it (a dead layer on the way, a constant model or target, or "
+                "a saturated output: a sigmoid at 0 or 1, or a softmax kerasviz did not replace); "
+                "explain a score before the saturating activation (e.g. keras.Model(model.input, "
+                "logits_layer.output)){or_layer}; kerasviz.layer_stats(model, images) shows "
+                "layers that output only zeros",
+    "zero score": "the target's score is 0 and its gradient with respect to {wrt} is 0 "
+                  "everywhere: the target is switched off for these images (a ReLU output at 0, "
+                  "a dead layer on the way, a constant model or target); explain another target "
+                  "or the score before that activation{or_layer}; kerasviz.layer_stats(model, "
+                  "images) shows layers that output only zeros",
+    "method": "{method!r} gives 0 everywhere although the target's gradient is not 0 (its own "
+              "weights vanish: e.g. an input equal to the baseline of integrated_gradients, a "
+              "zero input for gradxinput, a target probability of 0 on every masked input for "
+              "scorecam); look at exp.raw or try another method",
+    "negative": "the raw map is <= 0 everywhere: at layer {layer!r} there is only evidence "
+                "against the target, which the ReLU of the CAM rule removes; look at exp.raw, or "
+                "explain another target or layer",
+    "constant": "the map has the same value everywhere (every position counts alike), which "
+                "min-max scaling makes 0; look at exp.raw",
+}
+
+
+def check_maps(plan: Plan, out: dict, x: np.ndarray, extra: list) -> dict:
+    """Make ``out["maps"]`` defined and say when a map is empty: the check every method's
+    result goes through, on the numpy side after the graph (so it costs the normal path two
+    reductions over the maps).
+
+    A map with NaN / Inf anywhere, or whose target score is NaN / Inf, becomes 0. If any map is
+    then 0 everywhere, one :class:`~kerasviz.errors.ExplanationWarning` names the method, the
+    images and each one's cause (:data:`EMPTY_CAUSES`), told apart from ``out`` and, when the raw
+    map is 0, from :meth:`Plan.zero_facts` (a second small graph, only then).
+
+    Returns:
+        ``out``, its ``maps`` changed in place; ``raw``, ``grads`` and ``scores`` as computed.
+    """
+    maps, n = out["maps"], len(out["maps"])
+    finite_map = np.isfinite(maps).reshape(n, -1).all(axis=1)
+    finite_score = np.isfinite(out["scores"])
+    maps[~(finite_map & finite_score)] = 0.0
+    empty = np.flatnonzero(~(maps > 0).reshape(n, -1).any(axis=1))
+    if len(empty):
+        causes: dict[str, list[int]] = {}
+        for i, kind in _empty_kinds(plan, out, x, extra, empty, finite_map, finite_score).items():
+            text = EMPTY_CAUSES[kind].format(
+                method=plan.method.name, layer=plan.layer,
+                wrt=f"layer {plan.layer!r}" if plan.layer else "the input",
+                or_layer=", or another layer" if plan.layer else "")
+            causes.setdefault(text, []).append(int(i))
+        groups = "; ".join(f"images {_some(v)}: {text}" for text, v in causes.items())
+        warnings.warn(ExplanationWarning(
+            f"Method {plan.method.name!r} gives an empty map (all 0) for {len(empty)} of {n} "
+            f"image(s). {groups[0].upper()}{groups[1:]}. Their maps are 0; exp.raw and "
+            f"exp.scores hold what was computed.", method=plan.method.name, causes=causes),
+            stacklevel=4)  # check_maps ← Plan.__call__ ← explain ← the caller
+    return out
+
+
+def _empty_kinds(plan, out, x, extra, empty, finite_map, finite_score) -> dict:
+    """Image index → key of :data:`EMPTY_CAUSES`, for the images whose map is empty."""
+    raw = out["raw"].reshape(len(x), -1)
+    kinds, zero = {}, []
+    for i in empty:
+        if not finite_score[i]:
+            kinds[i] = "score"
+        elif not finite_map[i]:
+            kinds[i] = "nonfinite"
+        elif not raw[i].any():
+            zero.append(i)
+            kinds[i] = None  # told by the gradient below
+        elif plan.method.postprocess == "cam" and raw[i].max() <= 0:
+            kinds[i] = "negative"
+        else:
+            kinds[i] = "constant"
+    if zero:
+        zero = np.array(zero)
+        facts = plan.zero_facts(x[zero], out["units"][zero], [e[zero] for e in extra])
+        for j, i in enumerate(zero):
+            if "A" in facts and facts["A"][j]:
+                kinds[i] = "dead"
+            elif facts["dA" if "dA" in facts else "dx"][j]:
+                kinds[i] = "zero score" if out["scores"][i] == 0 else "gradient"
+            else:
+                kinds[i] = "method"
+    return kinds
+
+
+def _some(indices: list[int], limit: int = 10) -> str:
+    """``[1, 3]``, or the first ``limit`` indices and how many there are in all."""
+    if len(indices) <= limit:
+        return str(indices)
+    return f"{str(indices[:limit])[:-1]}, … ({len(indices)} in all)]"
 
 
 #: Compiled plans kept per model (least recently used dropped first).

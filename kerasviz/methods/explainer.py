@@ -131,18 +131,37 @@ def _extra_inputs(model, extra, n: int) -> list[np.ndarray]:
         expected = f"(N={n}, {', '.join(map(str, want))})".replace(", )", ")")
         dtype = t.dtype if isinstance(t.dtype, str) else "float32"
         try:
-            e = np.asarray(e).astype(dtype)
+            given = np.asarray(e)
+            if given.dtype.kind not in "biufc":
+                given = given.astype(np.float64)  # objects, text: numbers, or the error below
         except (TypeError, ValueError):
             raise ArgumentError(f"Input {t.name!r} expects numbers of shape {expected}. Received: "
                                 f"extra input {_short(e)}.") from None
-        if e.ndim != len(want) + 1 or e.shape[0] != n or any(
-                w is not None and w != g for w, g in zip(want, e.shape[1:])):
+        if given.ndim != len(want) + 1 or given.shape[0] != n or any(
+                w is not None and w != g for w, g in zip(want, given.shape[1:])):
             raise ArgumentError(f"Input {t.name!r} expects shape {expected}, one row per image. "
-                                f"Received: extra input of shape {e.shape}.")
-        if e.dtype.kind == "f" and not np.isfinite(e).all():
-            raise ArgumentError(f"Input {t.name!r} contains NaN or Inf. Expected finite numbers.")
+                                f"Received: extra input of shape {given.shape}.")
+        with np.errstate(invalid="ignore", over="ignore"):
+            e = given.astype(dtype)
+        # the values given (a cast to int would hide a NaN) and the values fed (a cast to
+        # float32 turns 1e39 into Inf)
+        rows = np.flatnonzero(~(_finite_rows(given) & _finite_rows(e)))
+        if len(rows):
+            raise ArgumentError(
+                f"Input {t.name!r} contains NaN or Inf"
+                f"{f' (or numbers beyond {e.dtype} range)' if e.dtype.kind == 'f' else ''} in "
+                f"rows {rows[:10].tolist()}{' …' if len(rows) > 10 else ''} (one row per image). "
+                f"Expected finite numbers. Received: extra input with "
+                f"{len(rows)} such row(s) of {n}.")
         out.append(e)
     return out
+
+
+def _finite_rows(a: np.ndarray) -> np.ndarray:
+    """``bool (n,)``: rows of ``a`` ``(n, ...)`` without NaN or Inf (always True for ints)."""
+    if a.dtype.kind not in "fc":
+        return np.ones(len(a), bool)
+    return np.isfinite(a.reshape(len(a), -1)).all(axis=1)
 
 
 def _short(value) -> str:
