@@ -115,7 +115,7 @@ def test_sensors_types_and_ranges(sensor_data):
     assert readings.min() >= 0 and readings.max() <= 1
     assert len(scenes) == 200
     for scene in scenes:
-        assert 1 <= len(scene["obstacles"]) <= 3
+        assert len(scene["obstacles"]) in (1, 2, 3)
         assert scene["origin"] == ORIGIN and tuple(scene["angles_deg"]) == SENSOR_ANGLES_DEG
         assert scene["max_range"] == pytest.approx(RANGE)
     # not degenerate: every sensor sees something in a fair share of the scenes, and not always
