@@ -34,7 +34,10 @@ from kerasviz.errors import ExtraNotInstalledError, KerasvizError, one_line
 try:
     from fastapi import FastAPI, File, Form, HTTPException, Query, Request, UploadFile
     from fastapi.responses import FileResponse, JSONResponse, Response
-    import multipart  # noqa: F401  (python-multipart: FastAPI needs it for uploads)
+    try:  # python-multipart: FastAPI needs it for uploads (its module's new and old names)
+        import python_multipart  # noqa: F401
+    except ImportError:
+        import multipart  # noqa: F401
 except ImportError as _exc:  # pragma: no cover - exercised in a subprocess test
     raise ExtraNotInstalledError(
         f"kerasviz serve needs the web extra ({_exc.name} is missing). Install it with: "
@@ -408,11 +411,16 @@ def _compare_job(models: dict, load, methods: list[str], target: str, layer) -> 
     import kerasviz
     from kerasviz.present import render
 
+    from kerasviz.core import layers as L
+
     picture = load()
     rows, panels = [], []
     for name, model in models.items():
         top5 = _top(model, picture)
         tgt = _target(model, picture, target)
+        kerasviz.as_target(model, tgt, 1)  # a bad target or layer is the request's error (400)
+        if layer is not None:
+            L.resolve_layer(model, layer)
         cells, row_panels = [], []
         for method in methods:
             cell = {"method": method}
