@@ -14,7 +14,7 @@ import importlib
 import sys
 
 #: Sub-command modules, in the order ``kerasviz --help`` lists them.
-COMMANDS = ["demo", "explain", "batch", "activations", "filters", "classes", "fetch_weights",
+COMMANDS = ["demo", "explain", "compare", "batch", "activations", "filters", "classes", "fetch_weights",
             "serve"]
 
 
