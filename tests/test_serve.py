@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 
 @pytest.fixture(scope="module")
 def models():
-    return {"shapes": kerasviz.load_model("shapes"), "sensors": kerasviz.load_model("sensors")}
+    return [kerasviz.load_model("shapes"), kerasviz.load_model("sensors")]
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +71,7 @@ def test_class_search_uses_the_model_names_and_imagenet_search(client):
 
 def test_compare_gives_grid_top5_boxes_and_crops(client, models):
     image = kerasviz.datasets.shapes(1, seed=11)[0]
-    model = models["shapes"]
+    model = models[0]
     probs = model.predict(kerasviz.preprocess(model, image), verbose=0)[0]
     r = client.post("/api/compare", files={"image": ("x.png", png(image[0]), "image/png")},
                     data={"methods": ["gradcam", "saliency"], "target": "top1"})
@@ -81,11 +81,13 @@ def test_compare_gives_grid_top5_boxes_and_crops(client, models):
     assert grid.size == (body["grid"]["width"], body["grid"]["height"])
     (row,) = body["rows"]
     names = kerasviz.model_info(model).class_names
-    assert [p["name"] for p in row["top5"]] == [names[i] for i in np.argsort(-probs)]
-    np.testing.assert_allclose([p["score"] for p in row["top5"]], np.sort(probs)[::-1], atol=1e-5)
-    assert [c["method"] for c in row["cells"]] == ["gradcam", "saliency"]
-    for cell in row["cells"]:
-        assert cell["target"] == row["top5"][0]["id"]
+    assert row["kind"] == "probability"
+    assert [p["name"] for p in row["predictions"]] == [names[i] for i in np.argsort(-probs)]
+    np.testing.assert_allclose([p["value"] for p in row["predictions"]], np.sort(probs)[::-1],
+                               atol=1e-5)
+    assert [c["method"] for c in row["cells"]] == ["input", "gradcam", "saliency"]
+    for cell in row["cells"][1:]:
+        assert cell["target"] == row["predictions"][0]["unit"] and cell["error"] is None
         x0, y0, x1, y1 = cell["box"]
         assert decoded(cell["crop"]).size == (x1 - x0, y1 - y0)
     as_png = client.post("/api/compare", files={"image": ("x.png", png(image[0]), "image/png")},
@@ -97,13 +99,14 @@ def test_compare_gives_grid_top5_boxes_and_crops(client, models):
 def test_target_by_top_k_name_and_id_across_two_models(client):
     r = client.post("/api/compare", data={"sample": "shapes_1", "target": "top2"}).json()
     (row,) = r["rows"]
-    assert row["cells"][0]["target"] == row["top5"][1]["id"]
+    assert row["cells"][1]["target"] == row["predictions"][1]["unit"]
     by_name = client.post("/api/compare", data={"sample": "shapes_1", "target": "star"}).json()
-    assert by_name["rows"][0]["cells"][0]["label"].endswith("star")
+    assert by_name["rows"][0]["cells"][1]["label"].startswith("star")
     both = client.post("/api/compare", data={"sample": "sensors_0", "models": ["shapes", "sensors"],
                                              "target": "3"}).json()
     assert [row["model"] for row in both["rows"]] == ["shapes", "sensors"]
-    assert [row["cells"][0]["target"] for row in both["rows"]] == [3, 3]
+    assert [row["cells"][1]["target"] for row in both["rows"]] == [3, 3]
+    assert both["rows"][1]["kind"] == "value"
 
 
 def test_activation_grid_of_a_chosen_layer(client):

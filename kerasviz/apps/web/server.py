@@ -206,40 +206,43 @@ def _top(model, image: np.ndarray, k: int = TOP) -> list[dict]:
 
 # --- the app ---------------------------------------------------------------------------------
 
-def load_models(specs: list[str] | None) -> dict[str, Any]:
-    """Load ``--model`` names or paths once: ``{short name: keras.Model}`` (a file's stem,
-    numbered when two are alike). Default: ``["shapes"]``.
+def load_models(specs: list | None) -> dict[str, Any]:
+    """Load ``--model`` names or paths (or take ``keras.Model`` objects) once: ``{name: keras.Model}``, named as
+    :func:`kerasviz.compare` names them (the model's name, ``-2``, ``-3``… when two are alike).
+    Default: ``["shapes"]``.
 
     Raises:
         ModelError, WeightsNotFoundError: a model that cannot be loaded (one line in the CLI).
     """
+    import keras
+
     import kerasviz
 
     out: dict[str, Any] = {}
     for spec in specs or ["shapes"]:
-        model = kerasviz.load_model(spec)
-        name = Path(str(spec)).stem if str(spec).endswith((".keras", ".h5")) else str(spec)
+        model = spec if isinstance(spec, keras.Model) else kerasviz.load_model(spec)
+        name = kerasviz.model_info(model).name
         key, n = name, 2
         while key in out:
-            key, n = f"{name}_{n}", n + 1
+            key, n = f"{name}-{n}", n + 1
         out[key] = model
     return out
 
 
-def create_app(models: dict[str, Any] | list[str] | None = None, *, limits: Limits | None = None,
+def create_app(models: list | None = None, *, limits: Limits | None = None,
                on_job: Callable[[], Any] | None = None) -> FastAPI:
     """The app: the page at ``/``, the API under ``/api``, OpenAPI at ``/docs``.
 
     Args:
-        models: ``{name: keras.Model}`` or names / paths for :func:`load_models` (default
-            ``["shapes"]``). Requests pick among these names only.
+        models: names, paths or ``keras.Model`` objects, or the dict :func:`load_models`
+            returns (default ``["shapes"]``). Requests pick among their names only.
         limits: see :class:`Limits`.
         on_job: called in the worker thread before each job (for tests).
     """
     import kerasviz
     from kerasviz.methods import registry
 
-    models = models if isinstance(models, dict) else load_models(models)
+    models = load_models(list(models.values()) if isinstance(models, dict) else models)
     limits = limits or Limits()
     jobs = Jobs(limits, on_job)
     samples = _samples()
@@ -408,62 +411,26 @@ def _target(model, picture: np.ndarray, target: str):
 
 
 def _compare_job(models: dict, load, methods: list[str], target: str, layer) -> dict:
+    """:func:`kerasviz.compare` of one image; the result's ``to_dict()`` with the grid and each
+    cell's crop as ``data:`` URLs (and the grid's PNG bytes under ``_png``)."""
     import kerasviz
-    from kerasviz.present import render
-
-    from kerasviz.core import layers as L
 
     picture = load()
-    rows, panels = [], []
-    for name, model in models.items():
-        top5 = _top(model, picture)
-        tgt = _target(model, picture, target)
-        kerasviz.as_target(model, tgt, 1)  # a bad target or layer is the request's error (400)
-        if layer is not None:
-            L.resolve_layer(model, layer)
-        cells, row_panels = [], []
-        for method in methods:
-            cell = {"method": method}
-            try:
-                exp = kerasviz.explain(model, picture, method, target=tgt, layer=layer,
-                                       progress=False)
-            except KerasvizError as exc:
-                cell["error"] = one_line(exc)
-                row_panels.append(render.title_band(np.full((96, 96, 3), 235, np.uint8), "error"))
-                cells.append(cell)
-                continue
-            box = exp.boxes()[0]
-            crop = exp.crop()[1][0]
-            cell.update(target=int(exp.target[0]) if exp.target is not None else None,
-                        label=exp.labels[0] if exp.labels else None, layer=exp.layer,
-                        score=float(exp.scores[0]), box=[int(v) for v in box],
-                        crop=_png_url(crop))
-            row_panels.append(render.draw_box(exp.overlay()[0], box))
-            cells.append(cell)
-        shown = _as_seen(model, picture)
-        panels.append(render.title_band(render.row([shown, *row_panels], 192),
-                                        f"{name}: {' | '.join(methods)}"))
-        rows.append({"model": name, "top5": top5, "cells": cells})
-    width = max(p.shape[1] for p in panels)
-    grid = np.concatenate([np.pad(p, ((0, 4), (0, width - p.shape[1]), (0, 0)),
-                                  constant_values=255) for p in panels])
-    png = render.png_bytes(grid)
-    return {"rows": rows, "methods": methods, "target": target,
-            "grid": {"png": "data:image/png;base64," + base64.b64encode(png).decode(),
-                     "width": int(grid.shape[1]), "height": int(grid.shape[0])}, "_png": png}
-
-
-def _as_seen(model, picture: np.ndarray) -> np.ndarray:
-    """The picture as ``model`` sees it: ``uint8 (H, W, 3)`` at its input size."""
-    import kerasviz
-    from kerasviz.core.images import resize, resize_crop
-
-    info = kerasviz.model_info(model)
-    if not info.input_size:
-        return picture
-    if info.center_crop:
-        return resize_crop(picture, info.input_size, info.center_crop)
-    return resize(picture, info.input_size)
+    targets = {n: None if target.strip().lower() == "top1" else _target(m, picture, target)
+               for n, m in models.items()}
+    result = kerasviz.compare(list(models.values()), picture, methods, targets=targets,
+                              layers=layer, progress=False)
+    out = result.to_dict()
+    for row, cells in zip(out["rows"], result.cells):
+        for data, cell in zip(row["cells"], cells):
+            if cell.explanation is not None:
+                data["crop"] = _png_url(cell.explanation.crop()[1][0])
+    png = result.png()
+    grid = result.grid()
+    out.update(target=target, _png=png,
+               grid={"png": "data:image/png;base64," + base64.b64encode(png).decode(),
+                     "width": int(grid.shape[1]), "height": int(grid.shape[0])})
+    return out
 
 
 def _activation_job(model, load, layer, channels: int) -> dict:

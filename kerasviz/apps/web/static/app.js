@@ -131,11 +131,14 @@ function showComparison(result) {
   result.rows.forEach((row) => {
     const tr = table.insertRow();
     tr.insertCell().textContent = row.model;
-    row.top5.forEach((p) => { tr.insertCell().textContent = `${p.name} (${(100 * p.score).toFixed(1)}%)`; });
+    row.predictions.forEach((p) => {
+      const value = row.kind === "probability" ? `${(100 * p.value).toFixed(1)}%` : p.value.toPrecision(3);
+      tr.insertCell().textContent = `${p.name} (${value})`;
+    });
   });
   $("top5").replaceChildren(table);
   const figures = [];
-  result.rows.forEach((row) => row.cells.forEach((cell) => {
+  result.rows.forEach((row) => row.cells.filter((c) => c.method !== "input").forEach((cell) => {
     const fig = document.createElement("figure");
     const cap = document.createElement("figcaption");
     if (cell.crop) {
