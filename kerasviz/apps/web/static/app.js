@@ -133,7 +133,7 @@ function showComparison(result) {
     tr.insertCell().textContent = row.model;
     row.predictions.forEach((p) => {
       const value = row.kind === "probability" ? `${(100 * p.value).toFixed(1)}%` : p.value.toPrecision(3);
-      tr.insertCell().textContent = `${p.name} (${value})`;
+      tr.insertCell().textContent = `${p.name.replace(/_/g, " ")} (${value})`;
     });
   });
   $("top5").replaceChildren(table);
