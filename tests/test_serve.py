@@ -142,6 +142,17 @@ def test_path_like_sample_names_are_refused(client, name):
     assert "root:" not in r.text
 
 
+def test_openapi_documents_the_limits_and_docs_page_is_local(client):
+    spec = client.get("/openapi.json").json()
+    compare = spec["paths"]["/api/compare"]["post"]
+    assert {"400", "404", "413", "429", "504"} <= set(compare["responses"])
+    form = spec["components"]["schemas"][
+        compare["requestBody"]["content"]["multipart/form-data"]["schema"]["$ref"].split("/")[-1]]
+    assert {"image", "sample", "models", "methods", "target", "layer", "format"} <= set(form["properties"])
+    page = client.get("/docs").text
+    assert "/openapi.json" in page and "https://" not in page and "http://" not in page
+
+
 def test_static_files_are_a_fixed_set(client):
     assert client.get("/").status_code == 200 and "app.js" in client.get("/").text
     assert client.get("/static/app.js").status_code == 200

@@ -82,6 +82,8 @@ def test_page_uploads_a_photo_and_shows_grid_top5_crops_and_activations(server, 
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
+            requested = []
+            page.on("request", lambda r: requested.append(r.url))
             page.goto(server["url"] + "/")
             page.wait_for_selector("input[name=models][value=efficientnet_lite0]:checked")
             assert page.is_checked("input[name=methods][value=gradcam]")
@@ -101,6 +103,9 @@ def test_page_uploads_a_photo_and_shows_grid_top5_crops_and_activations(server, 
                             i => [i.naturalWidth, i.getBoundingClientRect().height])}}""")
             shot = tmp_path / "serve_page.png"
             page.screenshot(path=str(shot), full_page=True)
+            page.goto(server["url"] + "/docs")
+            page.wait_for_selector("h2:has-text('/api/compare')")
+            api = page.inner_text("#api")
         finally:
             browser.close()
     png = Image.open(io.BytesIO(base64.b64decode(state["src"].split(",", 1)[1])))
@@ -114,6 +119,9 @@ def test_page_uploads_a_photo_and_shows_grid_top5_crops_and_activations(server, 
     assert row[1].split(" (")[0] in ("tabby", "tiger cat", "Egyptian cat")
     assert all("%" in c for c in row[1:])
     assert len(state["crops"]) == 1 and state["crops"][0][0] > 0 and state["crops"][0][1] > 0
+    assert "methods" in api and "413 upload over the size limit" in api  # the API page
+    outside = [u for u in requested if not u.startswith((server["url"], "data:", "blob:"))]
+    assert requested and outside == []  # the page and the API page load nothing from elsewhere
     if os.environ.get("KERASVIZ_UPDATE_SCREENSHOTS") == "1":
         shutil.copy(shot, DOCS_IMG / shot.name)
 

@@ -48,6 +48,15 @@ MB = 1024 * 1024
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 TOP = 5  # rows of the top-k table
 _SAMPLE_ID = re.compile(r"[a-z][a-z0-9_]{0,40}")
+_ERR = {"content": {"application/json": {"example": {"detail": "what is wrong and what to do"}}}}
+#: the error answers of every job, for the OpenAPI description
+JOB_ERRORS = {400: {"description": "bad input: image, method, layer, target", **_ERR},
+              404: {"description": "unknown model or sample", **_ERR},
+              413: {"description": "upload over the size limit", **_ERR},
+              429: {"description": "max_jobs jobs already in (Retry-After: 5)", **_ERR},
+              504: {"description": "the job took longer than the time limit", **_ERR}}
+_PNG_OR_JSON = {200: {"content": {"application/json": {}, "image/png": {}},
+                      "description": "JSON, or the PNG with format=png"}}
 
 
 @dataclass(frozen=True)
@@ -253,6 +262,7 @@ def create_app(models: list | None = None, *, limits: Limits | None = None,
         jobs.close()
 
     app = FastAPI(title="kerasviz", version=kerasviz.__version__, lifespan=lifespan,
+                  docs_url=None, redoc_url=None,  # FastAPI's pages load scripts from a CDN
                   description="Explain image CNNs from a browser: upload an image or pick a "
                               "sample, compare methods across models. All results are PNG or "
                               "JSON. Errors are JSON {\"detail\": message}.")
@@ -295,6 +305,11 @@ def create_app(models: list | None = None, *, limits: Limits | None = None,
     @app.get("/", include_in_schema=False)
     def page():
         return FileResponse(STATIC / "index.html")
+
+    @app.get("/docs", include_in_schema=False)
+    def api_page():
+        """The API, drawn from /openapi.json by a page of ours (works offline)."""
+        return FileResponse(STATIC / "api.html")
 
     @app.get("/static/{name}", include_in_schema=False)
     def static(name: str):
@@ -342,7 +357,7 @@ def create_app(models: list | None = None, *, limits: Limits | None = None,
 
     # --- jobs ---
 
-    @app.post("/api/predict", summary="Top-5 predictions of each model")
+    @app.post("/api/predict", summary="Top-5 predictions of each model", responses=JOB_ERRORS)
     async def predict(image: UploadFile | None = File(None, description="an image file"),
                       sample: str | None = Form(None, description="or a sample id"),
                       models_: list[str] | None = Form(None, alias="models", description="loaded model names; default: the first")) -> dict:
@@ -356,7 +371,7 @@ def create_app(models: list | None = None, *, limits: Limits | None = None,
         return await jobs.run(job)
 
     @app.post("/api/compare", summary="Compare methods across models on one image",
-              responses={200: {"content": {"application/json": {}, "image/png": {}}}})
+              responses={**_PNG_OR_JSON, **JOB_ERRORS})
     async def compare(image: UploadFile | None = File(None, description="an image file"),
                       sample: str | None = Form(None, description="or a sample id"),
                       models_: list[str] | None = Form(None, alias="models", description="loaded model names; default: the first"),
@@ -380,7 +395,7 @@ def create_app(models: list | None = None, *, limits: Limits | None = None,
         return result
 
     @app.post("/api/activations", summary="Activation grid of one layer",
-              responses={200: {"content": {"application/json": {}, "image/png": {}}}})
+              responses={**_PNG_OR_JSON, **JOB_ERRORS})
     async def activations(image: UploadFile | None = File(None, description="an image file"),
                           sample: str | None = Form(None, description="or a sample id"),
                           model: str | None = Form(None, description="default: the first model"),
