@@ -382,3 +382,14 @@ def test_pictures_png_html_and_figure(tiny_pair, tmp_path):
     os.symlink(tmp_path / "grid.png", tmp_path / "link.png")
     with pytest.raises(kerasviz.OutputError, match="symbolic link"):
         comp.save(tmp_path / "link.png")
+
+
+def test_an_unregistered_method_object_is_a_column(tiny_pair):
+    tiny, _, _ = tiny_pair
+    smoothed = kerasviz.methods.smooth("gradcam", samples=2, seed=1)
+    pics = _pictures(1, seed=4)
+    comp = kerasviz.compare(tiny, pics, smoothed)
+    assert comp.methods == ("smooth(gradcam)",)
+    ref = kerasviz.explain(tiny, pics, smoothed).maps[0]
+    np.testing.assert_allclose(comp.explanations[0, "tiny", "smooth(gradcam)"].maps[0], ref,
+                               atol=1e-5)

@@ -299,11 +299,12 @@ def compare(models: Any, images: Any, methods: Any, targets: Any = None, layers:
     """
     from kerasviz import methods as registry
 
-    names = [registry.get(m).name for m in ([methods] if isinstance(methods, str) else methods)]
-    if not names:
+    one = isinstance(methods, (str, registry.Method))
+    chosen = {m.name: m for m in map(registry.get, [methods] if one else methods)}
+    if not chosen:
         raise ArgumentError("compare needs at least one method. Received: methods=[]. "
                             f"Available: {registry.names()}.")
-    names = list(dict.fromkeys(names))
+    names = list(chosen)
     cell_size = _validate.integer("cell_size", cell_size, lo=32)
     originals, image_names = _decode(images)
     loaded = _load_models(models)
@@ -311,7 +312,7 @@ def compare(models: Any, images: Any, methods: Any, targets: Any = None, layers:
     per = {what: _per_model(what, value, model_names) for what, value in
            (("targets", targets), ("layers", layers), ("preprocess", preprocess))}
     runs = [_ModelRun(name, model, originals, per["targets"][name], per["layers"][name],
-                      per["preprocess"][name], names) for name, model in loaded.items()]
+                      per["preprocess"][name], chosen.values()) for name, model in loaded.items()]
     rows: list[Row] = []
     cells: list[list[Cell]] = []
     results = {}
@@ -319,8 +320,8 @@ def compare(models: Any, images: Any, methods: Any, targets: Any = None, layers:
                        unit="map") as bar:
         for run in runs:
             run.forward()
-            for method in names:
-                results[run.name, method] = run.explain(method)
+            for name, method in chosen.items():
+                results[run.name, name] = run.explain(method)
                 bar.update(1)
     for i, image_name in enumerate(image_names):
         for run in runs:
@@ -391,7 +392,6 @@ class _ModelRun:
     clean forward pass, its target and the methods' results."""
 
     def __init__(self, name, model, originals, target, layer, preprocess, methods):
-        from kerasviz import methods as registry
         from kerasviz.core import layers as L
         from kerasviz.core import models as M
         from kerasviz.core.images import as_uint8_batch
@@ -404,7 +404,7 @@ class _ModelRun:
         # checked before any model runs: the target, an explicit layer, the preprocessing
         self.spec, self.target = target, as_target(model, target, len(originals))
         self.layer = None
-        if layer is not None and any(registry.get(m).uses_layer for m in methods):
+        if layer is not None and any(m.uses_layer for m in methods):
             self.layer = L.resolve_layer(model, layer)
         self.x = M.preprocess(model, self.shown, preprocess=preprocess)
         self.outputs = None
@@ -419,16 +419,16 @@ class _ModelRun:
         if self.target.fn is None:
             self.target = as_target(self.model, self.spec, len(self.x), outputs=self.outputs)
 
-    def explain(self, method: str) -> tuple[Explanation | None, str | None, float]:
-        """``(explanation of every image, None, seconds)`` or ``(None, reason, seconds)``."""
-        from kerasviz import methods as registry
+    def explain(self, method) -> tuple[Explanation | None, str | None, float]:
+        """``(explanation of every image, None, seconds)`` or ``(None, reason, seconds)`` for
+        a :class:`~kerasviz.methods.Method`."""
         from kerasviz.methods.explainer import explain
 
         spec = self.target.fn if self.target.fn is not None else _resolved(self.target)
         start = time.perf_counter()
         try:
             exp = explain(self.model, self.x, method, target=spec,
-                          layer=self.layer if registry.get(method).uses_layer else None)
+                          layer=self.layer if method.uses_layer else None)
         except KerasvizError as exc:
             return None, one_line(exc), time.perf_counter() - start
         return replace(exp, images=self.shown), None, time.perf_counter() - start
