@@ -61,7 +61,8 @@ class Cell:
         explanation: the method's :class:`~kerasviz.Explanation` for this image alone
             (``len == 1``), or None (``input`` column, or an error).
         error: why the cell could not be computed (one line), else None.
-        seconds: the method's time on this model, divided by the number of images.
+        seconds: the method's time on this model (``input``: the forward pass's), divided by
+            the number of images.
     """
     row: int
     column: int
@@ -235,8 +236,10 @@ class Comparison:
                             f"model(s); columns: input, {', '.join(self.methods)}.")
         rep.figure("grid", self.grid(), "rows: image × model; columns: input, then each method")
         for row, cells in zip(self.rows, self.cells):
-            top = ", ".join(f"{p['name']} {p['value']:.3g}" for p in row.predictions)
-            rep.section(f"{row.image_name} · {row.model}", f"Top {row.kind}s: {top}.",
+            fmt = ".3f" if row.kind == "probability" else ".3g"
+            top = ", ".join(f"{p['name']} {p['value']:{fmt}}" for p in row.predictions)
+            kinds = {"probability": "probabilities", "score": "scores", "value": "values"}
+            rep.section(f"{row.image_name} · {row.model}", f"Top 5 {kinds[row.kind]}: {top}.",
                         inline=True)
             for c in cells:
                 caption = " · ".join(c.title) + (f" — cannot compute: {c.error}" if c.error else "")
@@ -274,7 +277,9 @@ def compare(models: Any, images: Any, methods: Any, targets: Any = None, layers:
             Each model gets the images at its own input size and preprocessing.
         images: raw images, as :func:`kerasviz.explain` takes them: file paths, ``uint8``
             arrays ``(H, W, 3)`` / ``(N, H, W, 3)`` (any sizes), PIL images, or a list of these.
-        methods: a registered method name or a list of them (``kerasviz.methods()``).
+        methods: a registered method name (``kerasviz.methods()`` lists them), a
+            :class:`~kerasviz.methods.Method` (e.g. ``kerasviz.methods.smooth("gradcam")``), or
+            a list of these.
         targets: what to explain (see :func:`kerasviz.explain`): None (each image's top unit),
             one target for every model, or a dict ``{model name: target}``.
         layers: the conv layer of the CAM methods: None (the last 4-D layer), one layer for
@@ -407,15 +412,17 @@ class _ModelRun:
         if layer is not None and any(m.uses_layer for m in methods):
             self.layer = L.resolve_layer(model, layer)
         self.x = M.preprocess(model, self.shown, preprocess=preprocess)
-        self.outputs = None
+        self.outputs, self.seconds = None, 0.0
 
     def forward(self) -> None:
         """The one clean forward pass; resolves "top unit" targets on its outputs."""
         from kerasviz.core.layers import as_list
         from kerasviz.core.targets import as_target
 
+        start = time.perf_counter()
         self.outputs = [np.asarray(o, np.float32)
                         for o in as_list(self.model.predict(self.x, verbose=0))]
+        self.seconds = time.perf_counter() - start
         if self.target.fn is None:
             self.target = as_target(self.model, self.spec, len(self.x), outputs=self.outputs)
 
@@ -450,10 +457,12 @@ class _ModelRun:
         return "probability" if softmax else "score"
 
     def _unit_name(self, unit: int) -> str:
-        from kerasviz.core.targets import class_names
+        from kerasviz.core import targets
 
-        names = class_names(self.model, self.target.output)
-        return names[unit] if names and 0 <= unit < len(names) else self.target.labels[0]
+        names = targets.class_names(self.model, self.target.output)
+        if names and 0 <= unit < len(names):
+            return names[unit]
+        return targets._label(self.model, self.target.output, unit)  # "sensors[2]", "dense"
 
     def label(self, i: int) -> str:
         if self.target.units is None:
@@ -476,7 +485,8 @@ class _ModelRun:
     def input_cell(self, r: int, i: int, size: int) -> Cell:
         label = self.label(i)
         return Cell(r, 0, i, self.name, INPUT, self._unit(i), label,
-                    (f"{self.name}: {label}", INPUT), render.fit(self.shown[i], size))
+                    (f"{self.name}: {label}", INPUT), render.fit(self.shown[i], size),
+                    seconds=self.seconds / len(self.x))
 
     def cell(self, r: int, c: int, i: int, method: str, result, size: int) -> Cell:
         exp, error, seconds = result
