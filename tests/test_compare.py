@@ -2,6 +2,7 @@
 layout measured in the PNG, failed cells that say why, one clean pass per model."""
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -325,7 +326,7 @@ def test_targets_and_layers_per_model(tiny_pair):
         kerasviz.compare([tiny, logits], _pictures(1), "gradcam", targets={"tiny": "stra"})
 
 
-def test_failed_cells_keep_their_reason(tiny_pair, make_tiny_cnn):
+def test_failed_cells_keep_their_reason(tiny_pair, tmp_path):
     import keras
 
     tiny, _, _ = tiny_pair
@@ -341,6 +342,14 @@ def test_failed_cells_keep_their_reason(tiny_pair, make_tiny_cnn):
     assert not _is_message_cell(comp.cell(0, "tiny", "cam").picture)
     assert (0, "flat", "cam") not in comp.explanations
     json.dumps(comp.to_dict(), allow_nan=False)  # JSON-able, strictly
+    page = comp.to_html(tmp_path / "h").read_text()
+    assert re.findall(r"<figcaption>([^<]*) — cannot compute: method=&#x27;cam&#x27; needs a "
+                      r"GlobalAveragePooling2D", page) == [" · ".join(bad.title)]
+    # a model without class names: units are named by its output layer, each its own
+    out = flat.predict(np.asarray(kerasviz.preprocess(flat, _pictures(1))), verbose=0)[0]
+    assert [p["name"] for p in comp.rows[1].predictions] == [
+        f"{flat.output_names[0]}[{u}]" for u in np.argsort(-out)]
+    assert page.count("<div class='inline'>") == len(comp.rows)
 
 
 def test_bad_inputs_are_refused_before_any_model_runs(tiny_pair):
@@ -382,3 +391,14 @@ def test_pictures_png_html_and_figure(tiny_pair, tmp_path):
     os.symlink(tmp_path / "grid.png", tmp_path / "link.png")
     with pytest.raises(kerasviz.OutputError, match="symbolic link"):
         comp.save(tmp_path / "link.png")
+
+
+def test_an_unregistered_method_object_is_a_column(tiny_pair):
+    tiny, _, _ = tiny_pair
+    smoothed = kerasviz.methods.smooth("gradcam", samples=2, seed=1)
+    pics = _pictures(1, seed=4)
+    comp = kerasviz.compare(tiny, pics, smoothed)
+    assert comp.methods == ("smooth(gradcam)",)
+    ref = kerasviz.explain(tiny, pics, smoothed).maps[0]
+    np.testing.assert_allclose(comp.explanations[0, "tiny", "smooth(gradcam)"].maps[0], ref,
+                               atol=1e-5)

@@ -61,7 +61,8 @@ class Cell:
         explanation: the method's :class:`~kerasviz.Explanation` for this image alone
             (``len == 1``), or None (``input`` column, or an error).
         error: why the cell could not be computed (one line), else None.
-        seconds: the method's time on this model, divided by the number of images.
+        seconds: the method's time on this model (``input``: the forward pass's), divided by
+            the number of images.
     """
     row: int
     column: int
@@ -235,8 +236,10 @@ class Comparison:
                             f"model(s); columns: input, {', '.join(self.methods)}.")
         rep.figure("grid", self.grid(), "rows: image × model; columns: input, then each method")
         for row, cells in zip(self.rows, self.cells):
-            top = ", ".join(f"{p['name']} {p['value']:.3g}" for p in row.predictions)
-            rep.section(f"{row.image_name} · {row.model}", f"Top {row.kind}s: {top}.",
+            fmt = ".3f" if row.kind == "probability" else ".3g"
+            top = ", ".join(f"{p['name']} {p['value']:{fmt}}" for p in row.predictions)
+            kinds = {"probability": "probabilities", "score": "scores", "value": "values"}
+            rep.section(f"{row.image_name} · {row.model}", f"Top 5 {kinds[row.kind]}: {top}.",
                         inline=True)
             for c in cells:
                 caption = " · ".join(c.title) + (f" — cannot compute: {c.error}" if c.error else "")
@@ -274,7 +277,9 @@ def compare(models: Any, images: Any, methods: Any, targets: Any = None, layers:
             Each model gets the images at its own input size and preprocessing.
         images: raw images, as :func:`kerasviz.explain` takes them: file paths, ``uint8``
             arrays ``(H, W, 3)`` / ``(N, H, W, 3)`` (any sizes), PIL images, or a list of these.
-        methods: a registered method name or a list of them (``kerasviz.methods()``).
+        methods: a registered method name (``kerasviz.methods()`` lists them), a
+            :class:`~kerasviz.methods.Method` (e.g. ``kerasviz.methods.smooth("gradcam")``), or
+            a list of these.
         targets: what to explain (see :func:`kerasviz.explain`): None (each image's top unit),
             one target for every model, or a dict ``{model name: target}``.
         layers: the conv layer of the CAM methods: None (the last 4-D layer), one layer for
@@ -299,11 +304,12 @@ def compare(models: Any, images: Any, methods: Any, targets: Any = None, layers:
     """
     from kerasviz import methods as registry
 
-    names = [registry.get(m).name for m in ([methods] if isinstance(methods, str) else methods)]
-    if not names:
+    one = isinstance(methods, (str, registry.Method))
+    chosen = {m.name: m for m in map(registry.get, [methods] if one else methods)}
+    if not chosen:
         raise ArgumentError("compare needs at least one method. Received: methods=[]. "
                             f"Available: {registry.names()}.")
-    names = list(dict.fromkeys(names))
+    names = list(chosen)
     cell_size = _validate.integer("cell_size", cell_size, lo=32)
     originals, image_names = _decode(images)
     loaded = _load_models(models)
@@ -311,7 +317,7 @@ def compare(models: Any, images: Any, methods: Any, targets: Any = None, layers:
     per = {what: _per_model(what, value, model_names) for what, value in
            (("targets", targets), ("layers", layers), ("preprocess", preprocess))}
     runs = [_ModelRun(name, model, originals, per["targets"][name], per["layers"][name],
-                      per["preprocess"][name], names) for name, model in loaded.items()]
+                      per["preprocess"][name], chosen.values()) for name, model in loaded.items()]
     rows: list[Row] = []
     cells: list[list[Cell]] = []
     results = {}
@@ -319,8 +325,8 @@ def compare(models: Any, images: Any, methods: Any, targets: Any = None, layers:
                        unit="map") as bar:
         for run in runs:
             run.forward()
-            for method in names:
-                results[run.name, method] = run.explain(method)
+            for name, method in chosen.items():
+                results[run.name, name] = run.explain(method)
                 bar.update(1)
     for i, image_name in enumerate(image_names):
         for run in runs:
@@ -391,7 +397,6 @@ class _ModelRun:
     clean forward pass, its target and the methods' results."""
 
     def __init__(self, name, model, originals, target, layer, preprocess, methods):
-        from kerasviz import methods as registry
         from kerasviz.core import layers as L
         from kerasviz.core import models as M
         from kerasviz.core.images import as_uint8_batch
@@ -404,31 +409,33 @@ class _ModelRun:
         # checked before any model runs: the target, an explicit layer, the preprocessing
         self.spec, self.target = target, as_target(model, target, len(originals))
         self.layer = None
-        if layer is not None and any(registry.get(m).uses_layer for m in methods):
+        if layer is not None and any(m.uses_layer for m in methods):
             self.layer = L.resolve_layer(model, layer)
         self.x = M.preprocess(model, self.shown, preprocess=preprocess)
-        self.outputs = None
+        self.outputs, self.seconds = None, 0.0
 
     def forward(self) -> None:
         """The one clean forward pass; resolves "top unit" targets on its outputs."""
         from kerasviz.core.layers import as_list
         from kerasviz.core.targets import as_target
 
+        start = time.perf_counter()
         self.outputs = [np.asarray(o, np.float32)
                         for o in as_list(self.model.predict(self.x, verbose=0))]
+        self.seconds = time.perf_counter() - start
         if self.target.fn is None:
             self.target = as_target(self.model, self.spec, len(self.x), outputs=self.outputs)
 
-    def explain(self, method: str) -> tuple[Explanation | None, str | None, float]:
-        """``(explanation of every image, None, seconds)`` or ``(None, reason, seconds)``."""
-        from kerasviz import methods as registry
+    def explain(self, method) -> tuple[Explanation | None, str | None, float]:
+        """``(explanation of every image, None, seconds)`` or ``(None, reason, seconds)`` for
+        a :class:`~kerasviz.methods.Method`."""
         from kerasviz.methods.explainer import explain
 
         spec = self.target.fn if self.target.fn is not None else _resolved(self.target)
         start = time.perf_counter()
         try:
             exp = explain(self.model, self.x, method, target=spec,
-                          layer=self.layer if registry.get(method).uses_layer else None)
+                          layer=self.layer if method.uses_layer else None)
         except KerasvizError as exc:
             return None, one_line(exc), time.perf_counter() - start
         return replace(exp, images=self.shown), None, time.perf_counter() - start
@@ -450,10 +457,12 @@ class _ModelRun:
         return "probability" if softmax else "score"
 
     def _unit_name(self, unit: int) -> str:
-        from kerasviz.core.targets import class_names
+        from kerasviz.core import targets
 
-        names = class_names(self.model, self.target.output)
-        return names[unit] if names and 0 <= unit < len(names) else self.target.labels[0]
+        names = targets.class_names(self.model, self.target.output)
+        if names and 0 <= unit < len(names):
+            return names[unit]
+        return targets._label(self.model, self.target.output, unit)  # "sensors[2]", "dense"
 
     def label(self, i: int) -> str:
         if self.target.units is None:
@@ -476,7 +485,8 @@ class _ModelRun:
     def input_cell(self, r: int, i: int, size: int) -> Cell:
         label = self.label(i)
         return Cell(r, 0, i, self.name, INPUT, self._unit(i), label,
-                    (f"{self.name}: {label}", INPUT), render.fit(self.shown[i], size))
+                    (f"{self.name}: {label}", INPUT), render.fit(self.shown[i], size),
+                    seconds=self.seconds / len(self.x))
 
     def cell(self, r: int, c: int, i: int, method: str, result, size: int) -> Cell:
         exp, error, seconds = result

@@ -307,8 +307,9 @@ def title_band(image: np.ndarray, text: str, height: int = 18, color=(0, 0, 0),
     band = np.full((height,) + image.shape[1:], background, np.uint8)
     scale = min(height / 30.0, 1.0)
     (tw, _), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
-    if tw > image.shape[1] - 4:
-        scale *= (image.shape[1] - 4) / tw
+    while tw > image.shape[1] - 4 and scale > 0.05:  # glyph widths are rounded: not linear
+        scale *= max(0.5, min(0.97, (image.shape[1] - 4) / tw))
+        (tw, _), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
     cv2.putText(band, text, (2, height - 5), cv2.FONT_HERSHEY_SIMPLEX, scale,
                 tuple(int(c) for c in color), 1, cv2.LINE_AA)
     return np.concatenate([band, image.astype(np.uint8)], axis=0)
@@ -357,17 +358,26 @@ def message(text: str, size: tuple[int, int], color=(150, 20, 20),
     out[:] = background
     font, scale, margin = cv2.FONT_HERSHEY_SIMPLEX, 0.38, 5
     line_h = cv2.getTextSize("Ag", font, scale, 1)[0][1] + 6
+
+    def fits(line: str) -> bool:
+        return cv2.getTextSize(line, font, scale, 1)[0][0] <= w - 2 * margin
+
     lines: list[str] = []
     for word in ascii_text(text).split():
-        trial = f"{lines[-1]} {word}" if lines else word
-        if lines and cv2.getTextSize(trial, font, scale, 1)[0][0] <= w - 2 * margin:
-            lines[-1] = trial
+        while not fits(word) and len(word) > 1:  # a word wider than the panel: cut it
+            cut = max(k for k in range(1, len(word)) if fits(word[:k]) or k == 1)
+            lines.append(word[:cut])
+            word = word[cut:]
+        if lines and fits(f"{lines[-1]} {word}"):
+            lines[-1] = f"{lines[-1]} {word}"
         else:
             lines.append(word)
     room = max(1, (h - 2 * margin) // line_h)
     if len(lines) > room:
         lines = lines[:room]
-        lines[-1] = lines[-1] + " ..."
+        while lines[-1] and not fits(lines[-1] + " ..."):
+            lines[-1] = lines[-1][:-1]
+        lines[-1] = (lines[-1].rstrip() + " ...").strip()
     for i, line in enumerate(lines):
         cv2.putText(out, line, (margin, margin + (i + 1) * line_h - 4), font, scale,
                     tuple(int(c) for c in color), 1, cv2.LINE_AA)
