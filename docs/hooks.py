@@ -28,7 +28,7 @@ REFERENCE = "API reference"
 #: subpackage -> (page file, title, one-line description); unknown subpackages get their own page
 ROLES = {
     "methods": ("explaining", "Explaining decisions", "`kerasviz.explain`, the method registry"),
-    "present": ("presentation", "Presentation", "the `Explanation` result object and `kerasviz.render`"),
+    "present": ("presentation", "Presentation", "the `Explanation` result object, `kerasviz.compare` and `kerasviz.render`"),
     "core": ("inputs", "Inputs", "images, models and weights, layers, targets, ImageNet classes"),
     "inside": ("inside", "Inside the network", "activations, statistics, filter weights and patterns"),
     "data": ("data", "Demo data and models", "the shipped data generators and demo models"),

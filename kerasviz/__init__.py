@@ -45,6 +45,8 @@ _API = {
     "Target": "kerasviz.core.targets",
     "ModelInfo": "kerasviz.core.models",
     "clear_caches": "kerasviz._caches",
+    "compare": "kerasviz.present.comparison",
+    "Comparison": "kerasviz.present.comparison",
     # inside the network
     "activations": "kerasviz.inside.features",
     "layer_stats": "kerasviz.inside.features",

@@ -21,10 +21,12 @@ the built-in class a caller would naturally catch (``ValueError``, ``FileNotFoun
     ├── OutputError (FileExistsError)     an output folder or file kerasviz must not write: a
     │                                     file given as the folder, a symbolic link, a non-empty
     │                                     folder that is not a previous run of the same command
-    └── ArgumentError (ValueError)        any other bad option value: a count, size, index, top-k,
-                                          threshold, alpha, seed, batch size, a name out of a fixed
-                                          set (colormap, interpolation, preprocessing mode), extra
-                                          inputs of the wrong number or shape
+    ├── ArgumentError (ValueError)        any other bad option value: a count, size, index, top-k,
+    │                                     threshold, alpha, seed, batch size, a name out of a fixed
+    │                                     set (colormap, interpolation, preprocessing mode), extra
+    │                                     inputs of the wrong number or shape
+    └── ExtraNotInstalledError (ImportError)   an optional extra is not installed (``kerasviz
+                                          serve`` without ``pip install "kerasviz[web]"``)
 
 Rule of thumb: the error names the *thing* that is wrong (the image, the model, the layer, the
 class, the method, the target); a plain option value that is out of its range or set is an
@@ -95,6 +97,11 @@ class ArgumentError(KerasvizError, ValueError):
     """An option value is of the wrong type, out of its valid range or not one of its allowed
     values (a size, a count, a threshold, a name from a fixed set). Raised by
     :mod:`kerasviz._validate`."""
+
+
+class ExtraNotInstalledError(KerasvizError, ImportError):
+    """An optional part of kerasviz needs packages of an extra that is not installed; the message
+    gives the ``pip install "kerasviz[extra]"`` line."""
 
 
 class ExplanationWarning(UserWarning):

@@ -21,7 +21,7 @@ PUBLIC = sorted("""
     datasets demo_models imagenet render features patterns methods
     decode_predictions load_image load_images layer_paths resolve_layer deprocess fetch_weights
     load_model model_info preprocess ModelInfo
-    Explanation Output Target as_target explain clear_caches
+    Explanation Output Target as_target explain clear_caches compare Comparison
     activations layer_stats channel_grid filter_weights filter_patterns Patterns StatsTable
     batch_explain BatchSummary
 """.split())

@@ -112,3 +112,36 @@ def test_report_page_is_for_phones_too_and_draws_legends_and_notes(tmp_path):
     assert "name='viewport'" in html and "max-width:100%" in html
     assert html.count("class='legend'") == 1 and "#000000" in html and "#ffffff" in html
     assert "<p class='note'>skipped: why</p>" in html and html.count("class='pixelated'") == 1
+
+
+def test_fit_keeps_the_aspect_and_centres_the_picture():
+    image = np.zeros((10, 20, 3), np.uint8)
+    image[:, :10] = 200                         # left half bright
+    out = render.fit(image, 40, background=7)   # 2× enlargement: 40 × 20, rows 10..30
+    assert out.shape == (40, 40, 3)
+    assert (out[:10] == 7).all() and (out[30:] == 7).all()
+    np.testing.assert_array_equal(out[10:30:2, ::2], image)   # nearest-neighbour, exact
+    assert render.fit(np.zeros((96, 96, 3), np.uint8), 64).shape == (64, 64, 3)  # shrinking
+
+
+def test_message_wraps_the_text_inside_the_panel_and_cuts_what_does_not_fit():
+    short = render.message("cannot compute cam", (60, 120))
+    long_ = render.message("word " * 200, (60, 120))
+    one_word = render.message("GlobalAveragePooling2D" * 3, (60, 120))  # cut, not overflowing
+    bg = np.array([255, 236, 236])
+    assert short.shape == (60, 120, 3)
+    for panel in (short, one_word, long_):
+        dark = panel.astype(int).sum(axis=2) < 500
+        assert dark.any() and not dark[:, -3:].any() and not dark[-3:].any()  # margins kept
+        assert (panel[0] == bg).all()
+    # a long text fills more lines than a short one, but never past the panel
+    assert dark.any(axis=1).sum() > (short.astype(int).sum(axis=2) < 500).any(axis=1).sum()
+
+
+def test_titles_fit_their_band_and_are_drawn_in_ascii():
+    assert render.ascii_text("GAP → Dense … ×2") == "GAP -> Dense ... x2"
+    for width in (60, 97, 144, 150):
+        band = render.title_band(np.zeros((8, width, 3), np.uint8),
+                                 "sensors: front_left 0.0075 → long", 16)[:16]
+        dark = band.sum(axis=2) < 600
+        assert dark.any() and not dark[:, -2:].any()   # the text ends inside the band

@@ -138,6 +138,20 @@ def load_images(srcs: Any, size: int | tuple[int, int] | None = None, **kwargs) 
             different sizes without ``size``.
         ArgumentError: as :func:`load_image`.
     """
+    images = [load_image(s, size, **kwargs) for s in sources(srcs)]
+    shapes = {im.shape for im in images}
+    if len(shapes) > 1:
+        raise ImageError(f"Images have different sizes {sorted(shapes)}. Pass size=(H, W) to "
+                         f"resize them to one size.")
+    return np.stack(images)
+
+
+def sources(srcs: Any) -> list:
+    """One image source or many (see :func:`load_images`) as a non-empty list of sources.
+
+    Raises:
+        ImageError: no images (an empty sequence).
+    """
     if isinstance(srcs, np.ndarray) and srcs.ndim == 4:
         srcs = list(srcs)
     elif isinstance(srcs, (list, tuple)):
@@ -150,12 +164,7 @@ def load_images(srcs: Any, size: int | tuple[int, int] | None = None, **kwargs) 
     if len(srcs) == 0:
         raise ImageError("No images given. Expected at least one image path or array. "
                          "Received: an empty sequence.")
-    images = [load_image(s, size, **kwargs) for s in srcs]
-    shapes = {im.shape for im in images}
-    if len(shapes) > 1:
-        raise ImageError(f"Images have different sizes {sorted(shapes)}. Pass size=(H, W) to "
-                         f"resize them to one size.")
-    return np.stack(images)
+    return srcs
 
 
 def resize(image: np.ndarray, size: int | tuple[int, int], interpolation: str = "area") -> np.ndarray:

@@ -300,17 +300,88 @@ def title_band(image: np.ndarray, text: str, height: int = 18, color=(0, 0, 0),
     if not isinstance(text, str):
         raise ArgumentError(f"text must be a string. Received: text={text!r} of type "
                             f"{type(text).__name__}.")
+    text = ascii_text(text)
     color = _validate.rgb("color", color)
     background = _validate.integer("background", background, 0, 255)
     image = _image(image)
     band = np.full((height,) + image.shape[1:], background, np.uint8)
     scale = min(height / 30.0, 1.0)
     (tw, _), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
-    if tw > image.shape[1] - 4:
-        scale *= (image.shape[1] - 4) / tw
+    while tw > image.shape[1] - 4 and scale > 0.05:  # glyph widths are rounded: not linear
+        scale *= max(0.5, min(0.97, (image.shape[1] - 4) / tw))
+        (tw, _), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
     cv2.putText(band, text, (2, height - 5), cv2.FONT_HERSHEY_SIMPLEX, scale,
                 tuple(int(c) for c in color), 1, cv2.LINE_AA)
     return np.concatenate([band, image.astype(np.uint8)], axis=0)
+
+
+def fit(image: np.ndarray, size: int, background: int = 255) -> np.ndarray:
+    """``uint8 (H, W, 3)`` ``image`` scaled to fit a ``size`` × ``size`` square, aspect kept and
+    centred on ``background`` grey (nearest-neighbour when enlarging by 2× or more, as
+    :func:`row`). Returns ``uint8 (size, size, 3)``."""
+    import cv2
+
+    size = _validate.positive_int("size", size)
+    background = _validate.integer("background", background, 0, 255)
+    image = np.ascontiguousarray(_image(image), np.uint8)
+    h, w = image.shape[:2]
+    scale = size / max(h, w)
+    nh, nw = max(1, min(size, round(h * scale))), max(1, min(size, round(w * scale)))
+    method = cv2.INTER_NEAREST if scale >= 2 else cv2.INTER_AREA
+    out = np.full((size, size, 3), background, np.uint8)
+    top, left = (size - nh) // 2, (size - nw) // 2
+    out[top:top + nh, left:left + nw] = cv2.resize(image, (nw, nh), interpolation=method)
+    return out
+
+
+#: Characters OpenCV's Hershey font lacks, spelled in ASCII (others become ``?``)
+_ASCII = {"→": "->", "←": "<-", "…": "...", "×": "x", "·": "*", "≥": ">=", "≤": "<=", "—": "-",
+          "–": "-", "‘": "'", "’": "'", "“": '"', "”": '"', "°": " deg"}
+
+
+def ascii_text(text: str) -> str:
+    """``text`` in the characters OpenCV can draw (arrows, ellipses, dashes spelled out)."""
+    text = "".join(_ASCII.get(c, c) for c in str(text))
+    return text.encode("ascii", "replace").decode("ascii")
+
+
+def message(text: str, size: tuple[int, int], color=(150, 20, 20),
+            background=(255, 236, 236)) -> np.ndarray:
+    """A panel of ``size = (H, W)`` pixels filled with ``background`` and ``text`` written on it,
+    word-wrapped to the width (lines that do not fit the height end in ``...``): what a grid
+    shows where a picture could not be made. Returns ``uint8 (H, W, 3)``."""
+    import cv2
+
+    h, w = _validate.size_hw("size", size)
+    color, background = _validate.rgb("color", color), _validate.rgb("background", background)
+    out = np.empty((h, w, 3), np.uint8)
+    out[:] = background
+    font, scale, margin = cv2.FONT_HERSHEY_SIMPLEX, 0.38, 5
+    line_h = cv2.getTextSize("Ag", font, scale, 1)[0][1] + 6
+
+    def fits(line: str) -> bool:
+        return cv2.getTextSize(line, font, scale, 1)[0][0] <= w - 2 * margin
+
+    lines: list[str] = []
+    for word in ascii_text(text).split():
+        while not fits(word) and len(word) > 1:  # a word wider than the panel: cut it
+            cut = max(k for k in range(1, len(word)) if fits(word[:k]) or k == 1)
+            lines.append(word[:cut])
+            word = word[cut:]
+        if lines and fits(f"{lines[-1]} {word}"):
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    room = max(1, (h - 2 * margin) // line_h)
+    if len(lines) > room:
+        lines = lines[:room]
+        while lines[-1] and not fits(lines[-1] + " ..."):
+            lines[-1] = lines[-1][:-1]
+        lines[-1] = (lines[-1].rstrip() + " ...").strip()
+    for i, line in enumerate(lines):
+        cv2.putText(out, line, (margin, margin + (i + 1) * line_h - 4), font, scale,
+                    tuple(int(c) for c in color), 1, cv2.LINE_AA)
+    return out
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -32,6 +32,7 @@ class _Section:
     figures: list = field(default_factory=list)
     table: tuple | None = None
     notes: list = field(default_factory=list)
+    inline: bool = False        # figures side by side (a row of small pictures)
 
 
 class Report:
@@ -54,8 +55,9 @@ class Report:
         self.folder = folder
         self.sections: list[_Section] = []
 
-    def section(self, title: str, text: str = "") -> None:
-        self.sections.append(_Section(title, text))
+    def section(self, title: str, text: str = "", inline: bool = False) -> None:
+        """Start a section; ``inline=True`` puts its figures side by side."""
+        self.sections.append(_Section(title, text, inline=inline))
 
     def note(self, text: str) -> None:
         """A one-line remark in the current section (e.g. why a part was skipped)."""
@@ -92,11 +94,15 @@ class Report:
                              + "".join(f"<th>{e(str(h))}</th>" for h in header) + "</tr>")
                 parts += ["<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in r) + "</tr>" for r in rows]
                 parts.append("</table></div>")
+            if s.inline:
+                parts.append("<div class='inline'>")
             for f in s.figures:
                 cls = " class='pixelated'" if f.pixelated else ""
                 parts.append(f"<figure><img{cls} src='{e(f.file)}' alt='{e(f.caption)}'>"
                              + (_legend(f.legend) if f.legend else "")
                              + f"<figcaption>{e(f.caption)}</figcaption></figure>")
+            if s.inline:
+                parts.append("</div>")
             parts.append("</section>")
         parts.append("</body></html>")
         index = self.folder.write_text("index.html", "\n".join(parts))
@@ -109,6 +115,7 @@ _CSS = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:1.5em aut
         "figure{margin:14px 0;max-width:100%}"
         "figure img{display:block;max-width:100%;height:auto;border:1px solid #ccc}"
         "img.pixelated{image-rendering:pixelated}"
+        ".inline{display:flex;flex-wrap:wrap;gap:10px}.inline figure{max-width:220px}"
         "figcaption{font-size:14px;color:#444;margin-top:4px}"
         ".legend{display:flex;align-items:center;gap:6px;font-size:12px;color:#555;"
         "max-width:360px;margin-top:4px}.legend .bar{flex:1;height:10px;border:1px solid #aaa}"

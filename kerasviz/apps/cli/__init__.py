@@ -14,7 +14,8 @@ import importlib
 import sys
 
 #: Sub-command modules, in the order ``kerasviz --help`` lists them.
-COMMANDS = ["demo", "explain", "batch", "activations", "filters", "classes", "fetch_weights"]
+COMMANDS = ["demo", "explain", "compare", "batch", "activations", "filters", "classes", "fetch_weights",
+            "serve"]
 
 
 def build_parser() -> argparse.ArgumentParser:
