@@ -333,6 +333,30 @@ def png_bytes(image: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
+def png_data_uri(image: np.ndarray) -> str:
+    """``uint8 (H, W, 3)`` as ``data:image/png;base64,…``, for an ``<img src=…>`` in HTML."""
+    import base64
+
+    return "data:image/png;base64," + base64.b64encode(png_bytes(image)).decode("ascii")
+
+
+def labelled_grid(images: Sequence[np.ndarray], labels: Sequence[str], cols: int = 8,
+                  min_width: int = 96, limit: int = 64) -> np.ndarray:
+    """Equally sized ``uint8 (h, w, 3)`` images, each under a band with its label, in a grid of
+    ``cols``; small images are enlarged (nearest-neighbour, integer factor) to at least
+    ``min_width`` pixels so labels stay readable; at most ``limit`` shown (a band below says so).
+
+    Returns:
+        ``uint8 (H, W, 3)``.
+    """
+    n = len(images)
+    factor = max(1, -(-min_width // np.asarray(images[0]).shape[1]))
+    cells = [title_band(resize_nearest(im, factor), str(label), height=18)
+             for im, label in zip(images[:limit], labels[:limit])]
+    return tile_any(cells, cols=cols, pad=4,
+                    note=None if n <= limit else f"showing {limit} of {n}")
+
+
 def save_png(path, image: np.ndarray) -> None:
     """Write ``uint8 (H, W, 3)`` RGB or ``(H, W)`` grey to a PNG file (folders are created)."""
     from pathlib import Path
