@@ -167,6 +167,31 @@ def sources(srcs: Any) -> list:
     return srcs
 
 
+def load_fitted(srcs: Any, size: int | tuple[int, int] | None,
+                crop: float | None = None) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+    """Read images at their own sizes and fit them to a model's input (:func:`fit`).
+
+    Returns:
+        ``(fitted, originals, windows)``: ``uint8 (N, H, W, 3)`` model-sized images, the N
+        originals ``uint8 (H_i, W_i, 3)`` and ``float64 (N, 4)`` :func:`fit_window` of each.
+
+    Raises:
+        ImageError, ArgumentError: as :func:`load_images`.
+    """
+    if isinstance(srcs, np.ndarray) and srcs.ndim == 4 and srcs.dtype == np.uint8 \
+            and srcs.shape[-1] == 3 and (size is None or srcs.shape[1:3] == _hw(size)):
+        originals = list(srcs)  # already the model's size: views, no copies
+    else:
+        originals = [load_image(s) for s in sources(srcs)]
+    fitted = [fit(o, size, crop) for o in originals]
+    shapes = {im.shape for im in fitted}
+    if len(shapes) > 1:
+        raise ImageError(f"Images have different sizes {sorted(shapes)}. Pass size=(H, W) to "
+                         f"resize them to one size.")
+    windows = np.stack([fit_window(o.shape, size, crop) for o in originals])
+    return np.stack(fitted), originals, windows
+
+
 def resize(image: np.ndarray, size: int | tuple[int, int], interpolation: str = "area") -> np.ndarray:
     """Resize ``(H, W, C)`` or ``(H, W)`` to ``size`` = ``(height, width)`` (or an int for a square).
 
@@ -204,19 +229,59 @@ def resize_crop(image: np.ndarray, size: int | tuple[int, int], fraction: float 
     Returns:
         Array of shape ``size + image.shape[2:]`` and the input's dtype.
     """
-    from kerasviz import _validate
-
-    h, w = (size, size) if isinstance(size, (int, np.integer)) else tuple(int(s) for s in size)
-    fraction = _validate.number("crop", fraction, 0.0, 1.0, lo_open=True)
-    if h <= 0 or w <= 0:
-        raise ImageError(f"Expected a positive size. Received: size={size!r}")
+    h, w = _hw(size)
     if image.shape[:2] == (h, w):
         return image
-    scale = max(h / fraction / image.shape[0], w / fraction / image.shape[1])
-    rh, rw = max(h, round(image.shape[0] * scale)), max(w, round(image.shape[1] * scale))
+    rh, rw, top, left = _crop_geometry(image.shape[:2], (h, w), fraction)
     out = resize(image, (rh, rw), interpolation)
-    top, left = (rh - h) // 2, (rw - w) // 2
     return np.ascontiguousarray(out[top:top + h, left:left + w])
+
+
+def _hw(size) -> tuple[int, int]:
+    h, w = (size, size) if isinstance(size, (int, np.integer)) else tuple(int(s) for s in size)
+    if h <= 0 or w <= 0:
+        raise ImageError(f"Expected a positive size. Received: size={size!r}")
+    return h, w
+
+
+def _crop_geometry(shape, size, fraction) -> tuple[int, int, int, int]:
+    """``(rh, rw, top, left)`` of :func:`resize_crop`: the resized image's size and the corner
+    of the ``size`` crop in it."""
+    (h, w), (ih, iw) = size, shape[:2]
+    fraction = _validate.number("crop", fraction, 0.0, 1.0, lo_open=True)
+    scale = max(h / fraction / ih, w / fraction / iw)
+    rh, rw = max(h, round(ih * scale)), max(w, round(iw * scale))
+    return rh, rw, (rh - h) // 2, (rw - w) // 2
+
+
+def fit(image: np.ndarray, size: int | tuple[int, int] | None,
+        crop: float | None = None) -> np.ndarray:
+    """``image`` made into model input of ``size``: :func:`resize` (``crop=None``) or
+    :func:`resize_crop` (``crop``: its ``fraction``); ``size=None`` keeps it."""
+    if size is None:
+        return image
+    return resize(image, size) if crop is None else resize_crop(image, size, crop)
+
+
+def fit_window(shape: tuple, size: int | tuple[int, int] | None,
+               crop: float | None = None) -> np.ndarray:
+    """Where the model input made by :func:`fit` lies in the original image.
+
+    Args:
+        shape: the original's ``(H, W, …)``.
+        size, crop: as :func:`fit`.
+
+    Returns:
+        ``float64 (4,)`` ``[x0, y0, x1, y1]`` in original pixels (edges, not centres): the whole
+        image ``[0, 0, W, H]`` for a resize, the centre crop's rectangle for ``crop``.
+    """
+    ih, iw = shape[:2]
+    if size is None or crop is None or tuple(shape[:2]) == _hw(size):
+        return np.array([0.0, 0.0, iw, ih])
+    h, w = _hw(size)
+    rh, rw, top, left = _crop_geometry(shape, (h, w), crop)
+    sx, sy = iw / rw, ih / rh
+    return np.array([left * sx, top * sy, (left + w) * sx, (top + h) * sy])
 
 
 def _read_file(src, limit: int, background) -> np.ndarray:

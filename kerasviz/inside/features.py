@@ -123,10 +123,33 @@ class StatsTable(list):
         """The rows as a JSON list of objects."""
         return json.dumps(self.as_dicts(), **kwargs)
 
-    def __str__(self) -> str:
-        head = ["layer", "type", "output shape", "mean", "std", "max", "zeros", "dead ch."]
-        rows = [[r.layer, r.kind, "×".join(map(str, r.shape)), f"{r.mean:.4g}", f"{r.std:.4g}",
+    _HEAD = ("layer", "type", "output shape", "mean", "std", "max", "zeros", "dead ch.")
+
+    def _rows(self) -> list[list[str]]:
+        """The table's cells, one list of strings per layer (the order of ``_HEAD``)."""
+        return [[r.layer, r.kind, "×".join(map(str, r.shape)), f"{r.mean:.4g}", f"{r.std:.4g}",
                  f"{r.max:.4g}", f"{r.zero_fraction:.1%}", f"{r.dead_fraction:.1%}"] for r in self]
+
+    def __repr__(self) -> str:
+        names = [r.layer for r in self]
+        shown = names if len(names) <= 4 else names[:2] + ["…"] + names[-1:]
+        dead = sum(r.dead_fraction > 0 for r in self)
+        return (f"StatsTable({len(self)} layers: {', '.join(shown)}; "
+                f"{dead} with dead channels)")
+
+    def _repr_html_(self) -> str:
+        """The table of :meth:`__str__` as an HTML ``<table>`` (notebooks)."""
+        from html import escape
+
+        cell = lambda tag, i, c: (f"<{tag} style='text-align:{'left' if i < 3 else 'right'}'>"  # noqa: E731
+                                  f"{escape(c)}</{tag}>")
+        head = "".join(cell("th", i, c) for i, c in enumerate(self._HEAD))
+        body = "".join("<tr>" + "".join(cell("td", i, c) for i, c in enumerate(r)) + "</tr>"
+                       for r in self._rows())
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+    def __str__(self) -> str:
+        head, rows = list(self._HEAD), self._rows()
         widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
                   for i, h in enumerate(head)]
         fmt = lambda cells: "  ".join(c.ljust(w) if i < 3 else c.rjust(w)  # noqa: E731

@@ -131,6 +131,30 @@ class Patterns:
     activation_start: np.ndarray
     activation_end: np.ndarray
 
+    def __repr__(self) -> str:
+        units = self.units.tolist()
+        shown = units if len(units) <= 6 else units[:5] + ["…"]
+        return (f"Patterns(layer={self.layer!r}, recipe={self.recipe!r}, units={shown}, "
+                f"images={self.images.shape})".replace("'…'", "…"))
+
+    def grid(self, cols: int = 8, limit: int = 64) -> np.ndarray:
+        """The patterns in a grid, each labelled ``"<unit>: <score_end>"`` (at most ``limit``):
+        ``uint8 (H, W, 3)`` (see :func:`kerasviz.present.render.labelled_grid`)."""
+        from kerasviz.present import render
+
+        labels = [f"{u}: {s:.3g}" for u, s in zip(self.units, self.score_end)]
+        return render.labelled_grid(self.images, labels, cols=cols, limit=limit)
+
+    def _repr_html_(self) -> str:
+        """A heading and :meth:`grid` as an inline PNG (notebooks)."""
+        from html import escape
+
+        from kerasviz.present import render
+
+        return (f"<p>{escape(self.recipe)} patterns of layer <code>{escape(self.layer)}</code>, "
+                f"{len(self.units)} units (label: unit: objective at the end)</p>"
+                f"<img src='{render.png_data_uri(self.grid())}'>")
+
 
 # --- the objective sub-model ------------------------------------------------------------------
 

@@ -67,6 +67,8 @@ class Context:
         units: ``int32 (n,)`` the unit scored per image (top units resolved), or None for a
             callable target.
         scores: ``float32 (n,)`` target score at ``x`` (pre-softmax).
+        probabilities: ``float32 (n,)`` in [0, 1], the softmax probability of ``units`` (None
+            unless the explained output ends in a softmax and the target is a unit).
         A: ``float32 (n, h, w, c)`` activations of the layer (None without a layer).
         dA: ``float32 (n, h, w, c)`` ``∂ scores / ∂ A``.
         dx: ``float32 (n, H, W, C)`` ``∂ scores / ∂ x``.
@@ -94,12 +96,12 @@ class Context:
                 a = tf.cast(outs.pop(0), tf.float32) if tap else None
                 units = self.plan.target.resolve(outs, self._units_in)
                 scores = self.plan.target.score(outs, units)
-            self._passes[mode] = (tape, a, units, scores)
+            self._passes[mode] = (tape, a, units, scores, outs)
         return self._passes[mode]
 
     def _gradient(self, mode: str | None, wrt: str):
         if (mode, wrt) not in self._grads:
-            tape, a, _, scores = self._pass(mode)
+            tape, a, _, scores, _ = self._pass(mode)
             with self._graph.as_default():
                 g = tape.gradient(scores, a if wrt == "A" else self.x)
             self._grads[(mode, wrt)] = tf.cast(g, tf.float32)
@@ -120,6 +122,18 @@ class Context:
     @property
     def scores(self):
         return self._forward()[3]
+
+    @property
+    def probabilities(self):
+        """``float32 (n,)`` the softmax probability of each image's unit when the explained
+        output ends in a softmax and the target is a unit, else None."""
+        if self.units is None or not self.plan.softmax_output:
+            return None
+        return self._probability(self._forward()[4], self.units)
+
+    def _probability(self, outs, units):
+        probs = tf.nn.softmax(tf.cast(outs[self.plan.target.output], tf.float32), axis=-1)
+        return tf.gather(probs, units, axis=1, batch_dims=1)
 
     @property
     def dA(self):  # noqa: N802
@@ -205,8 +219,7 @@ class Context:
         """
         outs = L.as_list(self.plan.tap_model(None, layer=False)(self.feed(xs), training=False))
         if probability and units is not None and self.plan.softmax_output:
-            probs = tf.nn.softmax(tf.cast(outs[self.plan.target.output], tf.float32), axis=-1)
-            return tf.gather(probs, units, axis=1, batch_dims=1)
+            return self._probability(outs, units)
         return self.plan.target.score(outs, units)
 
     def head_scores(self, As, units, xs=None):
@@ -357,6 +370,8 @@ class Plan:
         out = {"maps": maps, "raw": result.raw, "scores": ctx.scores, "units": units_out}
         if result.grads is not None:
             out["grads"] = result.grads
+        if ctx.probabilities is not None:
+            out["probabilities"] = ctx.probabilities
         return out
 
     def __call__(self, x: np.ndarray, units: np.ndarray | None, progress: bool | None = None,
@@ -369,7 +384,8 @@ class Plan:
         gives one :class:`~kerasviz.errors.ExplanationWarning` per call (see :func:`check_maps`).
 
         Returns:
-            dict of numpy arrays: ``maps``, ``raw``, ``scores``, ``units`` and maybe ``grads``.
+            dict of numpy arrays: ``maps``, ``raw``, ``scores``, ``units`` and maybe ``grads``
+            and ``probabilities`` (:attr:`Context.probabilities`).
         """
         n = len(x)
         units = np.zeros(n, np.int32) if units is None else np.asarray(units, np.int32)

@@ -92,7 +92,7 @@ def explain(model, images: Any, method: str = "gradcam", target: Any = None, lay
     opts = m.check(options)
     if batch_size is not None:
         batch_size = _validate.positive_int("batch_size", batch_size)
-    x, shown = _inputs(model, images, preprocess)
+    x, shown, originals, windows = _inputs(model, images, preprocess)
     extra = _extra_inputs(model, extra_inputs, len(x))
     tgt = as_target(model, target, len(x))
     path = None
@@ -109,7 +109,9 @@ def explain(model, images: Any, method: str = "gradcam", target: Any = None, lay
     return Explanation(maps=out["maps"], raw=out["raw"], method=m.name,
                        target=None if tgt.units is None else tgt.units.astype(np.int64),
                        output=tgt.output, labels=tgt.labels, layer=path, scores=out["scores"],
-                       grads=out.get("grads"), images=shown, family=m.family)
+                       grads=out.get("grads"), images=shown, family=m.family,
+                       probabilities=out.get("probabilities"), originals=originals,
+                       windows=windows, task=_task(model, tgt))
 
 
 def _extra_inputs(model, extra, n: int) -> list[np.ndarray]:
@@ -169,15 +171,24 @@ def _short(value) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _inputs(model, images, preprocess) -> tuple[np.ndarray, np.ndarray | None]:
-    """Model input ``float32 (N, H, W, C)`` and display images ``uint8 (N, H, W, 3)`` (or None).
+def _task(model, target) -> str:
+    """What a score is, for titles: ``"classification"``, ``"regression"`` or ``"callable"``."""
+    from kerasviz.core import models
+
+    return "callable" if target.fn is not None else models.model_info(model).task
+
+
+def _inputs(model, images, preprocess):
+    """Model input ``float32 (N, H, W, C)``, display images ``uint8 (N, H, W, 3)`` (or None),
+    and for raw images the originals (a tuple of N ``uint8 (H_i, W_i, 3)``) and where the model
+    input lies in each (``float64 (N, 4)``, :func:`kerasviz.core.images.fit_window`), else None.
 
     The model is checked first (a built Functional / Sequential ``keras.Model``, else
     :class:`ModelError`) before anything reads its internals, then ``preprocess`` (callable), then
     the images (:class:`ImageError`; an empty batch included). No TensorFlow work happens here.
     """
     from kerasviz.core import models
-    from kerasviz.core.images import as_uint8_batch
+    from kerasviz.core.images import load_fitted
 
     models.check_model(model, graph=True, what="explain")
     if preprocess is not None:
@@ -191,7 +202,7 @@ def _inputs(model, images, preprocess) -> tuple[np.ndarray, np.ndarray | None]:
     if is_float:
         x = models.preprocess(model, images)
         shown = models.deprocess(model, x) if x.shape[-1] == 3 else None
-        return x, shown
+        return x, shown, None, None
     info = models.model_info(model)
-    raw = as_uint8_batch(images, info.input_size, crop=info.center_crop)
-    return models.preprocess(model, raw, preprocess=preprocess), raw
+    raw, originals, windows = load_fitted(images, info.input_size, info.center_crop)
+    return models.preprocess(model, raw, preprocess=preprocess), raw, tuple(originals), windows

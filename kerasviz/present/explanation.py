@@ -4,7 +4,6 @@ Rendering is delegated to :mod:`kerasviz.present.render` (numpy only); this modu
 """
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -21,6 +20,9 @@ from kerasviz.present import render
 #: best Grad-CAM IoU: 77–79 % of boxes at IoU ≥ 0.5, against 63 % at 0.5 and 64–70 % at 0.2),
 #: not on the images the README's table and the tests use.
 REGION_THRESHOLD = 0.3
+
+#: Cell height in pixels and most images shown in a notebook's picture (:meth:`Explanation.strip`).
+REPR_HEIGHT, REPR_LIMIT = 224, 8
 
 
 @dataclass(frozen=True, eq=False)  # arrays inside: compare fields yourself
@@ -48,6 +50,17 @@ class Explanation:
             a softmax).
         images: ``uint8 (N, H, W, 3)`` the images as the model saw them, for display, or None.
         family: ``"cam"`` or ``"pixel"`` (see :mod:`kerasviz.methods`).
+        probabilities: ``float32 (N,)`` in [0, 1], the model's softmax probability of each
+            image's target when the explained output ends in a softmax (``scores`` are then its
+            logits), else None.
+        originals: when explain() was given raw images (paths, uint8, PIL): the N images as
+            given, ``uint8 (H_i, W_i, 3)`` each at its own size, else None.
+        windows: with ``originals``: ``float64 (N, 4)`` ``[x0, y0, x1, y1]``, where the model's
+            input lies in each original, in its pixels (the whole image for a resize, the centre
+            crop's rectangle for models with ``center_crop``, see
+            :func:`kerasviz.core.images.fit_window`).
+        task: what ``scores`` are, for titles: ``"classification"``, ``"regression"`` or
+            ``"callable"`` (a callable target).
     """
     maps: np.ndarray
     raw: np.ndarray
@@ -60,6 +73,10 @@ class Explanation:
     grads: np.ndarray | None = None
     images: np.ndarray | None = field(default=None, repr=False)
     family: str = "cam"
+    probabilities: np.ndarray | None = None
+    originals: tuple | None = field(default=None, repr=False)
+    windows: np.ndarray | None = None
+    task: str = "classification"
 
     def __len__(self) -> int:
         return len(self.maps)
@@ -71,9 +88,13 @@ class Explanation:
         def pick(a):
             return None if a is None else np.asarray(a)[idx]
 
+        originals = None if self.originals is None else \
+            tuple(self.originals[i] for i in np.arange(len(self))[idx])
         return replace(self, maps=self.maps[idx], raw=self.raw[idx], target=pick(self.target),
                        labels=tuple(np.asarray(self.labels, dtype=object)[idx]),
-                       scores=pick(self.scores), grads=pick(self.grads), images=pick(self.images))
+                       scores=pick(self.scores), grads=pick(self.grads), images=pick(self.images),
+                       probabilities=pick(self.probabilities), originals=originals,
+                       windows=pick(self.windows))
 
     def __repr__(self) -> str:
         layer = f", layer={self.layer!r}" if self.layer else ""
@@ -94,7 +115,18 @@ class Explanation:
             raise ImageError(f"Expected {len(self)} images, one per map. Received: {len(images)}.")
         return images
 
-    def overlay(self, images: Any = None, alpha: float = 0.4, colormap: str = "jet") -> np.ndarray:
+    def _on_originals(self, maps: np.ndarray) -> list[np.ndarray]:
+        """``maps`` ``(N, H, W)`` at the model's input, each moved onto its original: ``float32
+        (H_i, W_i)``, 0 outside the model's centre crop (:func:`render.map_to_window`)."""
+        if self.originals is None:
+            raise ImageError("This explanation does not know the original images (explain() was "
+                             "given a float batch, not paths, uint8 arrays or PIL images). Use "
+                             "original=False, or pass images= to draw on other images.")
+        return [render.map_to_window(m, w, o.shape[:2])
+                for m, w, o in zip(maps, self.windows, self.originals)]
+
+    def overlay(self, images: Any = None, alpha: float = 0.4, colormap: str = "jet", *,
+                original: bool = False):
         """Heatmaps blended over the images.
 
         Args:
@@ -102,15 +134,22 @@ class Explanation:
                 the images the model saw.
             alpha: weight of the heatmap, in [0, 1].
             colormap: see :func:`kerasviz.present.render.colorize`.
+            original: draw on the images explain() was given, each at its own size and aspect
+                (:attr:`originals`; 0 outside a centre crop) instead of ``images``.
 
         Returns:
-            ``uint8 (N, H', W', 3)``.
+            ``uint8 (N, H', W', 3)``; with ``original=True`` a list of N ``uint8 (H_i, W_i, 3)``
+            (the originals may differ in size).
 
         Raises:
             ArgumentError: ``alpha`` outside [0, 1] or an unknown colormap.
-            ImageError: no display images, or not one image per map.
+            ImageError: no display images, not one image per map, or ``original=True`` without
+                originals.
         """
         alpha, colormap = render.check_alpha(alpha), render.check_colormap(colormap)
+        if original:
+            return [render.overlay(o, m, alpha, colormap)
+                    for o, m in zip(self.originals, self._on_originals(self.maps))]
         images = self._images(images)
         return np.stack([render.overlay(im, m, alpha, colormap) for im, m in zip(images, self.maps)])
 
@@ -128,50 +167,94 @@ class Explanation:
         smooth = _validate.number("smooth", smooth, lo=0.0)
         return np.stack([render.blur(m, smooth) for m in self.maps])
 
-    def boxes(self, threshold: float = REGION_THRESHOLD, smooth: float | None = None) -> np.ndarray:
+    def boxes(self, threshold: float = REGION_THRESHOLD, smooth: float | None = None, *,
+              original: bool = False) -> np.ndarray:
         """Bounding box of the region each map points at: the connected region around the peak
         where ``map ≥ threshold · max``, on :meth:`region_maps` (``smooth``: blur in pixels).
         The default threshold is :data:`REGION_THRESHOLD`.
 
+        Args:
+            original: boxes in the pixels of each original image (:attr:`originals`), found on
+                the region map moved onto it, instead of the model's input pixels.
+
         Returns:
-            ``int32 (N, 4)`` ``[x0, y0, x1, y1]`` in input pixels, ``x1``/``y1`` exclusive.
+            ``int32 (N, 4)`` ``[x0, y0, x1, y1]`` in input (or original) pixels, ``x1``/``y1``
+            exclusive.
 
         Raises:
             ArgumentError: ``threshold`` outside [0, 1] or ``smooth`` < 0.
+            ImageError: ``original=True`` without originals.
         """
         threshold = render.check_threshold(threshold)
-        return np.stack([render.box_from_map(m, threshold)
-                         for m in self.region_maps(smooth)]).astype(np.int32)
+        maps = self.region_maps(smooth)
+        if original:
+            maps = self._on_originals(maps)
+        return np.stack([render.box_from_map(m, threshold) for m in maps]).astype(np.int32)
 
     def crop(self, images: Any = None, threshold: float = REGION_THRESHOLD,
-             smooth: float | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
+             smooth: float | None = None, *, original: bool = False):
         """The region each map points at ("the interesting region"), on :meth:`region_maps`.
+
+        Args:
+            original: cut from the original images (:attr:`originals`) at their own sizes.
 
         Returns:
             ``(masked, regions)``: ``uint8 (N, H, W, 3)`` images with pixels where
-            ``map < threshold · max`` set to black, and a list of N ``uint8 (h_i, w_i, 3)`` crops
-            to :meth:`boxes`.
+            ``map < threshold · max`` set to black (with ``original=True`` a list of N
+            ``uint8 (H_i, W_i, 3)``), and a list of N ``uint8 (h_i, w_i, 3)`` crops to
+            :meth:`boxes`.
 
         Raises:
             ArgumentError: ``threshold`` outside [0, 1] or ``smooth`` < 0.
-            ImageError: no display images, or not one image per map.
+            ImageError: no display images, not one image per map, or ``original=True`` without
+                originals.
         """
         threshold = render.check_threshold(threshold)
-        images = self._images(images)
-        pairs = [render.crop(im, m, threshold) for im, m in zip(images, self.region_maps(smooth))]
+        maps = self.region_maps(smooth)
+        if original:
+            pairs = [render.crop(o, m, threshold)
+                     for o, m in zip(self.originals, self._on_originals(maps))]
+            return [p[0] for p in pairs], [p[1] for p in pairs]
+        pairs = [render.crop(im, m, threshold) for im, m in zip(self._images(images), maps)]
         return np.stack([p[0] for p in pairs]), [p[1] for p in pairs]
 
-    def plot(self, images: Any = None, cols: int = 4, alpha: float = 0.4, colormap: str = "jet"):
-        """A matplotlib Figure: one overlay per image titled with the target and its score
-        (the bare maps when there are no display images)."""
+    def title(self, i: int) -> str:
+        """What image ``i`` is explained for, to title a picture: its label and, for a softmax
+        model, the model's probability and the logit that was explained (``"281 tabby
+        p=87.3% (logit 9.12)"``); otherwise the output value (``"output 3.21"``) or, for a
+        callable target, its score."""
+        label = self.labels[i] if i < len(self.labels) else ""
+        if self.scores is None:
+            return label
+        score = float(self.scores[i])
+        if self.probabilities is not None:
+            return f"{label} p={float(self.probabilities[i]):.1%} (logit {score:.2f})"
+        return f"{label} {'score' if self.task == 'callable' else 'output'} {score:.3g}".strip()
+
+    def _pictures(self, images, alpha, colormap, original) -> list[np.ndarray]:
+        """Overlays for plots: on the originals when known (``original=None``), else on the
+        model's images, else the bare colourised maps."""
+        if original is None:
+            original = images is None and self.originals is not None
+        if original:
+            return self.overlay(alpha=alpha, colormap=colormap, original=True)
+        if images is None and self.images is None:
+            return [render.colorize(m, colormap) for m in self.maps]
+        return list(self.overlay(images, alpha, colormap))
+
+    def plot(self, images: Any = None, cols: int = 4, alpha: float = 0.4, colormap: str = "jet",
+             *, original: bool | None = None):
+        """A matplotlib Figure: one overlay per image titled with the method and :meth:`title`
+        (label, probability and logit for softmax models, else the output value).
+
+        ``original=None`` draws on the original images at their own aspect when they are known
+        (see :meth:`overlay`), else on the images the model saw, else shows the bare maps.
+        """
         import matplotlib.pyplot as plt
 
         cols = _validate.positive_int("cols", cols)
         alpha, colormap = render.check_alpha(alpha), render.check_colormap(colormap)
-        if images is None and self.images is None:
-            pics = np.stack([render.colorize(m, colormap) for m in self.maps])
-        else:
-            pics = self.overlay(images, alpha, colormap)
+        pics = self._pictures(images, alpha, colormap, original)
         n = len(pics)
         cols = max(1, min(cols, n))
         rows = -(-n // cols)
@@ -180,18 +263,32 @@ class Explanation:
             ax.axis("off")
         for i, ax in enumerate(axes.flat[:n]):
             ax.imshow(pics[i])
-            score = "" if self.scores is None else f" ({float(self.scores[i]):.2f})"
-            label = self.labels[i] if i < len(self.labels) else ""
-            ax.set_title(f"{self.method}: {label}{score}", fontsize=9)
+            ax.set_title(f"{self.method}: {self.title(i)}", fontsize=9)
         fig.tight_layout()
         return fig
 
-    def _repr_png_(self) -> bytes:
-        """PNG of the overlays side by side (notebooks)."""
-        from PIL import Image
+    def strip(self, height: int = REPR_HEIGHT, limit: int = REPR_LIMIT) -> np.ndarray:
+        """The picture notebooks show: per image, the image and its overlay side by side
+        ``height`` pixels high (originals at their aspect when known), under a title band with
+        the method and :meth:`title`; two images a row, at most ``limit`` images (a last band
+        says how many are not shown).
 
-        pics = self.overlay() if self.images is not None else \
-            np.stack([render.colorize(m) for m in self.maps])
-        buf = io.BytesIO()
-        Image.fromarray(render.tile(pics[:16], cols=8, pad=2)).save(buf, format="PNG")
-        return buf.getvalue()
+        Returns:
+            ``uint8 (H, W, 3)``.
+        """
+        height = _validate.positive_int("height", height)
+        limit = _validate.positive_int("limit", limit)
+        part = self[:limit]
+        shown = part.originals if part.originals is not None else part.images
+        pics = part._pictures(None, 0.4, "jet", None)
+        cells = []
+        for i, pic in enumerate(pics):
+            panels = [pic] if shown is None else [shown[i], pic]
+            cell = render.row(panels, height)
+            cells.append(render.title_band(cell, f"{self.method}: {part.title(i)}", height=22))
+        return render.tile_any(cells, cols=2, pad=8, note=None if len(self) <= limit else
+                               f"showing {limit} of {len(self)} images")
+
+    def _repr_png_(self) -> bytes:
+        """PNG of :meth:`strip` (notebooks)."""
+        return render.png_bytes(self.strip())

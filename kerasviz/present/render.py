@@ -81,6 +81,40 @@ def resize_map(m: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(m, (int(size[1]), int(size[0])), interpolation=cv2.INTER_LINEAR)
 
 
+def map_to_window(m: np.ndarray, window: Sequence[float], size: tuple[int, int]) -> np.ndarray:
+    """Move a map onto the image it was cut from: the one place that maps model-input pixels to
+    original pixels.
+
+    Args:
+        m: ``(h, w)`` map covering ``window``.
+        window: ``[x0, y0, x1, y1]`` in the image's pixels (edges; see
+            :func:`kerasviz.core.images.fit_window`).
+        size: the image's ``(H, W)``.
+
+    Returns:
+        ``float32 (H, W)``: ``m`` resized bilinearly onto ``window`` (pixel centres mapped as
+        ``cv2.resize`` maps them), 0 where a pixel's centre is outside ``window``.
+    """
+    import cv2
+
+    m = _map2d(m)
+    size = _validate.size_hw("size", size)
+    x0, y0, x1, y1 = (float(v) for v in window)
+    if (x0, y0, x1, y1) == (0.0, 0.0, size[1], size[0]):
+        return resize_map(m, size)
+    if not (x1 > x0 and y1 > y0):
+        raise ArgumentError(f"window must be [x0, y0, x1, y1] with x1 > x0 and y1 > y0. "
+                            f"Received: window={list(window)!r}.")
+    sx, sy = m.shape[1] / (x1 - x0), m.shape[0] / (y1 - y0)
+    # image pixel centre X + 0.5 lies at map coordinate (X + 0.5 - x0) · sx, i.e. index that - 0.5
+    to_map = np.array([[sx, 0, (0.5 - x0) * sx - 0.5], [0, sy, (0.5 - y0) * sy - 0.5]])
+    out = cv2.warpAffine(m, to_map, (size[1], size[0]), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                         borderMode=cv2.BORDER_REPLICATE)
+    ys, xs = np.arange(size[0]) + 0.5, np.arange(size[1]) + 0.5
+    inside = ((ys >= y0) & (ys < y1))[:, None] & ((xs >= x0) & (xs < x1))[None]
+    return np.where(inside, out, 0.0).astype(np.float32)
+
+
 def colorize(m: np.ndarray, colormap: str = "jet") -> np.ndarray:
     """``(H, W)`` map in [0, 1] → ``uint8 (H, W, 3)`` RGB through an OpenCV colormap
     (``jet``, ``turbo``, ``viridis``, ``inferno``, ``magma``, ``hot``, ``gray``).
@@ -200,6 +234,29 @@ def tile(images: Sequence[np.ndarray] | np.ndarray, cols: int = 16, pad: int = 1
     return grid
 
 
+def tile_any(images: Sequence[np.ndarray], cols: int = 2, pad: int = 8, pad_value: int = 255,
+             note: str | None = None) -> np.ndarray:
+    """:func:`tile` for ``uint8 (h_i, w_i, 3)`` images of different sizes: each is placed top-left
+    in a cell of the largest size; ``note`` adds a band of text below the grid.
+
+    Returns:
+        ``uint8 (H, W, 3)``.
+    """
+    if not len(images):
+        raise ArgumentError("tile_any needs at least one image. Received: images=[].")
+    images = [_image(im) for im in images]
+    h = max(im.shape[0] for im in images)
+    w = max(im.shape[1] for im in images)
+    cells = np.full((len(images), h, w, 3), pad_value, np.uint8)
+    for cell, im in zip(cells, images):
+        cell[:im.shape[0], :im.shape[1]] = im
+    grid = tile(cells, cols=cols, pad=pad, pad_value=pad_value)
+    if note is None:
+        return grid
+    band = title_band(grid[:1], note, height=24, background=pad_value)[:24]
+    return np.concatenate([grid, band], axis=0)
+
+
 def row(images: Sequence[np.ndarray], height: int, pad: int = 4, pad_value: int = 255) -> np.ndarray:
     """Panels of any sizes side by side, each resized to ``height`` pixels with its aspect kept
     (nearest-neighbour when enlarging by 2× or more, so small maps stay crisp; area otherwise).
@@ -274,6 +331,30 @@ def png_bytes(image: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(np.asarray(image)).save(buf, format="PNG")
     return buf.getvalue()
+
+
+def png_data_uri(image: np.ndarray) -> str:
+    """``uint8 (H, W, 3)`` as ``data:image/png;base64,…``, for an ``<img src=…>`` in HTML."""
+    import base64
+
+    return "data:image/png;base64," + base64.b64encode(png_bytes(image)).decode("ascii")
+
+
+def labelled_grid(images: Sequence[np.ndarray], labels: Sequence[str], cols: int = 8,
+                  min_width: int = 96, limit: int = 64) -> np.ndarray:
+    """Equally sized ``uint8 (h, w, 3)`` images, each under a band with its label, in a grid of
+    ``cols``; small images are enlarged (nearest-neighbour, integer factor) to at least
+    ``min_width`` pixels so labels stay readable; at most ``limit`` shown (a band below says so).
+
+    Returns:
+        ``uint8 (H, W, 3)``.
+    """
+    n = len(images)
+    factor = max(1, -(-min_width // np.asarray(images[0]).shape[1]))
+    cells = [title_band(resize_nearest(im, factor), str(label), height=18)
+             for im, label in zip(images[:limit], labels[:limit])]
+    return tile_any(cells, cols=cols, pad=4,
+                    note=None if n <= limit else f"showing {limit} of {n}")
 
 
 def save_png(path, image: np.ndarray) -> None:
