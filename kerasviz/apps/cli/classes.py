@@ -45,7 +45,7 @@ def register(subparsers) -> None:
                    help="show at most N classes (default 20 with --search, else all)")
     p.add_argument("--json", action="store_true",
                    help="print a JSON list of {id, wnid, name, synonyms}")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, uses_tensorflow=False)
 
 
 def run(args: argparse.Namespace) -> int:
