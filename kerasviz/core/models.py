@@ -13,6 +13,7 @@ import importlib
 import os
 import sys
 import threading
+import warnings
 import weakref
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -389,7 +390,9 @@ def fetch_weights(name: str, include_top: bool = True) -> Path:
                                        f"into {weights_dirs()[0]} by hand instead.") from None
         return fetched[-1]
 
-    with routed_get_file(fetch):
+    with routed_get_file(fetch), warnings.catch_warnings():
+        # Keras' "input_shape is undefined … default weights" notice: fetching takes the default
+        warnings.filterwarnings("ignore", message=".*input_shape. is undefined", category=UserWarning)
         getattr(keras.applications, APPLICATIONS[name].constructor)(weights="imagenet",
                                                                     include_top=include_top)
     return Path(fetched[-1])

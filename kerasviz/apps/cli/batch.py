@@ -74,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
               f"done by an earlier run, {summary.failed} failed ({summary.seconds:.1f} s). "
               f"Results: {summary.out / RESULTS}")
     if summary.failed:
-        print(f"kerasviz batch: {summary.failed} images failed (their error lines are in "
+        print(f"kerasviz batch: error: {summary.failed} of {summary.images} images failed "
+              f"(their error lines are in "
               f"{summary.out / RESULTS}; --retry-failed tries them again)", file=sys.stderr)
         return 2
     return 0
