@@ -23,6 +23,17 @@ def add_report_options(p: argparse.ArgumentParser, what: str = "the results") ->
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
 
 
+def print_json(value) -> None:
+    """Print ``value`` as the JSON of ``--json``: indented, with lists of numbers or strings
+    (predictions, boxes, shapes, files) kept on one line each."""
+    import json
+    import re
+
+    text = json.dumps(value, indent=2)  # strings hold no raw newline, so the rules below are safe
+    print(re.sub(r"\[\n\s*([^\[\]{}]*?)\n\s*\]",
+                 lambda m: "[" + re.sub(r",\n\s*", ", ", m.group(1)) + "]", text))
+
+
 def progress(args) -> bool | None:
     """The ``progress=`` of the API for ``--quiet``: False, else None (a bar on a terminal)."""
     return False if args.quiet else None

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 
 from kerasviz.apps.cli._common import (add_input_options, add_model_options, add_output_options,
                                        add_report_options, check, load_images, load_model,
-                                       open_output, progress, report_bad, stems)
+                                       open_output, print_json, progress, report_bad, stems)
 
 
 def parse_layers(text: str | None):
@@ -117,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     out.write_text("stats.json", stats.to_json(indent=2) + "\n")  # the index: last
     out.finish()
     if args.json:
-        print(stats.to_json(indent=2))
+        print_json(json.loads(stats.to_json()))
     else:
         print(stats)
         print(f"\nWrote {len(written)} grids, stats.txt, stats.json and sparsity.png to "

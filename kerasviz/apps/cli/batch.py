@@ -15,12 +15,11 @@ failed (every good result is kept), 130 on Ctrl-C (finished images are kept).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from kerasviz.apps.cli._common import (add_model_options, add_output_options, add_report_options,
                                        check, load_model,
-                                       methods_type, parse_option, progress)
+                                       methods_type, parse_option, print_json, progress)
 from kerasviz.apps.cli.explain import _target
 
 
@@ -68,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
                             progress=progress(args),
                             model_id=f"{_model_id(model)}|preprocess={args.preprocess}")
     if args.json:
-        print(json.dumps(summary.to_dict(), indent=1))
+        print_json(summary.to_dict())
     else:
         print(f"{summary.images} images: {summary.explained} explained now, {summary.skipped} "
               f"done by an earlier run, {summary.failed} failed ({summary.seconds:.1f} s). "

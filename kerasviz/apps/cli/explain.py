@@ -20,7 +20,7 @@ import sys
 
 from kerasviz.apps.cli._common import (add_input_options, add_model_options, add_output_options,
                                        add_report_options, check, load_images, load_model,
-                                       methods_type, open_output, parse_option, progress,
+                                       methods_type, open_output, parse_option, print_json, progress,
                                        report_bad, stems)
 
 
@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         report.update(_explain(args, out, paths, pixels, options))
     out.finish()
     if args.json:
-        print(json.dumps(report, indent=2))
+        print_json(report)
     else:
         for item in report["images"]:
             print(f"{item['stem']}: {describe(item)}")

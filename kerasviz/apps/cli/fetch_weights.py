@@ -24,8 +24,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    import json
-
+    from kerasviz.apps.cli._common import print_json
     from kerasviz.core.models import fetch_weights
 
     paths = {}
@@ -34,5 +33,5 @@ def run(args) -> int:
         if not args.json:
             print(f"{name}: {paths[name]}")
     if args.json:
-        print(json.dumps(paths, indent=2))
+        print_json(paths)
     return 0

@@ -18,7 +18,8 @@ import argparse
 import json
 
 from kerasviz.apps.cli._common import (add_model_options, add_output_options, add_report_options,
-                                       check, load_model, open_output, parse_option, progress)
+                                       check, load_model, open_output, parse_option, print_json,
+                                       progress)
 from kerasviz.apps.cli.activations import parse_indices
 
 
@@ -129,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
     out.write_text("patterns.json", json.dumps(summary, indent=2) + "\n")  # the index: last
     out.finish()
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print_json(summary)
     else:
         gain = res.activation_end / np.maximum(res.activation_start, 1e-12)
         print(f"{res.layer}: {len(res.units)} patterns ({args.recipe}); activation raised ≥5× "

@@ -15,10 +15,9 @@ and the exit code is then 2.
 from __future__ import annotations
 
 import argparse
-import json
 
 from kerasviz.apps.cli._common import (add_input_options, add_model_options, add_report_options,
-                                       check, load_images, load_model, report_bad)
+                                       check, load_images, load_model, print_json, report_bad)
 
 
 def register(subparsers) -> None:
@@ -75,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
             results.append({"image": str(path), **res})
     if args.json:
         results += [{"image": path, "error": why} for path, why in bad]
-        print(json.dumps(results, indent=2))
+        print_json(results)
     else:
         for res in results:
             print(f"{res['image']}: {describe(res)}")
