@@ -95,11 +95,11 @@ def run(args: argparse.Namespace) -> int:
     check(cols=("positive_int", args.cols), colormap=("colormap", args.colormap),
           zero_tol=("non_negative", args.zero_tol))
     layers = parse_layers(args.layers)
-    out = open_output(args, "activations")
     paths, pixels, bad = load_images(args.images)
     if not pixels:
         raise ImageError(f"None of the {len(bad)} images could be read; the first: "
                          f"{bad[0][0]}: {bad[0][1]}")
+    out = open_output(args, "activations")
     model = load_model(args)
     stats = features.layer_stats(model, pixels, layers, zero_tol=args.zero_tol)
     acts = features.activations(model, pixels, [r.layer for r in stats])

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from kerasviz.apps.cli._common import (add_input_options, add_model_options, add_output_options,
                                        add_report_options, check, load_images, load_model,
@@ -86,13 +87,14 @@ def run(args: argparse.Namespace) -> int:
     from kerasviz import methods as registry
 
     options = registry.split_options(args.method, dict(args.option), "--option")  # before the model
-    out = open_output(args, "explain")
     paths, pixels, bad = load_images(args.images)
-    report = {"model": args.model, "out": str(out.path.resolve()), "images": [],
+    report = {"model": args.model, "out": None, "images": [],
               "errors": [{"image": p, "error": why} for p, why in bad]}
-    if pixels:
+    if pixels:  # no readable image: no output folder
+        out = open_output(args, "explain")
+        report["out"] = str(out.path.resolve())
         report.update(_explain(args, out, paths, pixels, options))
-    out.finish()
+        out.finish()
     if args.json:
         print_json(report)
     else:
@@ -101,8 +103,10 @@ def run(args: argparse.Namespace) -> int:
             for m, r in item["methods"].items():
                 where = f" at {r['layer']}" if r["layer"] else ""
                 print(f"{item['stem']}: {m}{where} explains {r['target']} (score "
-                      f"{'NaN' if r['score'] is None else format(r['score'], '.3f')}); region {r['box']} -> {out.path / r['files'][0]}")
-        print(f"Wrote {out.path.resolve()}")
+                      f"{'NaN' if r['score'] is None else format(r['score'], '.3f')}); region "
+                      f"{r['box']} -> {Path(report['out'], r['files'][0])}")
+        if report["out"]:
+            print(f"Wrote {report['out']}")
     return report_bad(args, bad)
 
 
