@@ -37,7 +37,7 @@ def test_writes_overlays_crops_and_raw_maps(model_file, pictures, tmp_path, caps
                  *pictures, "--out", str(out)])
     assert code == 0
     text = capsys.readouterr().out
-    assert "pic0: top class" in text and "explains predictions[2]" in text
+    assert "pic0: top: #" in text and "explains predictions[2]" in text
     for stem in ("pic0", "pic1"):
         for method in ("gradcam", "smoothgrad"):
             for kind in ("overlay", "masked", "crop"):

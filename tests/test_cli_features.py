@@ -108,4 +108,10 @@ def test_filters_class_model_and_errors(files, tmp_path, capsys):
     assert "[0, 12)" in capsys.readouterr().err
     assert main(["filters", "-m", model_file, "--preprocess", "unit", "--layer", "conv2",
                  "--filters", "20:30", "--out", str(out)]) == 2
-    assert "No filters selected" in capsys.readouterr().err
+    assert "layer 'conv2', which has 12" in capsys.readouterr().err
+    assert main(["filters", "-m", model_file, "--preprocess", "unit", "--layer", "conv2",
+                 "--filters", "0:500", "--out", str(out)]) == 2       # not silently clipped to 0:12
+    assert "--filters 0:500 reaches past" in capsys.readouterr().err
+    assert main(["filters", "-m", model_file, "--preprocess", "unit", "--layer", "conv2",
+                 "--filters", "8:", "--steps", "1", "--out", str(out), "--json"]) == 0
+    assert [f["unit"] for f in json.loads(capsys.readouterr().out)["filters"]] == [8, 9, 10, 11]

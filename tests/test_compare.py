@@ -226,8 +226,9 @@ def test_cli_unknown_method_is_refused_by_the_parser(picture_files, tmp_path):
 def test_cli_help_ends_with_an_example():
     proc = _cli("--help")
     assert proc.returncode == 0
-    assert proc.stdout.strip().splitlines()[-1].startswith(
-        "example: kerasviz compare --models shapes,sensors --methods")
+    lines = proc.stdout.strip().splitlines()
+    assert "examples:" in lines and lines[-1].strip().startswith(
+        "kerasviz compare --models shapes,sensors --methods")
 
 
 # --- the API, on tiny models -----------------------------------------------------------------

@@ -161,6 +161,7 @@ def test_fetch_weights_uses_keras_downloader_into_the_cache(empty_weight_caches,
     file_utils = file_utils_module()
 
     own, _ = empty_weight_caches
+    monkeypatch.delenv("KERASVIZ_OFFLINE")  # the fake get_file below stands for the network
     source = keras.applications.MobileNetV2(weights=None, include_top=False)
     calls = []
 

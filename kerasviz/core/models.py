@@ -13,6 +13,7 @@ import importlib
 import os
 import sys
 import threading
+import warnings
 import weakref
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -358,7 +359,13 @@ def _load_application(name: str, weights, include_top: bool, input_shape, downlo
 
 def fetch_weights(name: str, include_top: bool = True) -> Path:
     """Download a ``keras.applications`` model's ImageNet weights into the weights cache with
-    Keras' own downloader and hash check (needs internet). Returns the file's path."""
+    Keras' own downloader and hash check (needs internet). Returns the file's path; a file
+    already in a cache folder (:func:`weights_dirs`) is returned without downloading.
+
+    Raises:
+        ModelError: not a ``keras.applications`` name.
+        WeightsNotFoundError: the download failed, or ``KERASVIZ_OFFLINE=1`` and no cached file.
+    """
     import keras
 
     if not isinstance(name, str) or name not in APPLICATIONS:
@@ -367,6 +374,15 @@ def fetch_weights(name: str, include_top: bool = True) -> Path:
     fetched: list[str] = []
 
     def fetch(original, fname, origin, **kwargs):
+        cached = [d / fname for d in weights_dirs() if (d / fname).is_file()]
+        if cached:
+            fetched.append(str(cached[0]))
+            return fetched[-1]
+        if os.environ.get("KERASVIZ_OFFLINE", "") not in ("", "0"):
+            raise WeightsNotFoundError(
+                f"Cannot download {fname!r}: KERASVIZ_OFFLINE is set and no cache folder holds "
+                f"it (searched {[str(d) for d in weights_dirs()]}). Unset KERASVIZ_OFFLINE on a "
+                f"machine with internet, or copy the file into {weights_dirs()[0]}.")
         try:
             fetched.append(_download_to_cache(original, fname, origin, **kwargs))
         except Exception as exc:  # Keras raises a bare Exception on a failed download
@@ -374,7 +390,9 @@ def fetch_weights(name: str, include_top: bool = True) -> Path:
                                        f"into {weights_dirs()[0]} by hand instead.") from None
         return fetched[-1]
 
-    with routed_get_file(fetch):
+    with routed_get_file(fetch), warnings.catch_warnings():
+        # Keras' "input_shape is undefined … default weights" notice: fetching takes the default
+        warnings.filterwarnings("ignore", message=".*input_shape. is undefined", category=UserWarning)
         getattr(keras.applications, APPLICATIONS[name].constructor)(weights="imagenet",
                                                                     include_top=include_top)
     return Path(fetched[-1])

@@ -1,7 +1,9 @@
-"""What several sub-commands share: model loading, the output folder, KEY=VALUE options."""
+"""What several sub-commands share: model loading, the output folder, KEY=VALUE options,
+method names, ``--json`` / ``--quiet`` and image inputs."""
 from __future__ import annotations
 
 import argparse
+import functools
 
 
 def add_model_options(p: argparse.ArgumentParser) -> None:
@@ -10,6 +12,120 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
                                         "application's preprocessing (vgg16, resnet50, …)")
     p.add_argument("--unsafe", action="store_true",
                    help="allow model files with Lambda layers (only for files you trust)")
+    p.add_argument("--class-names", metavar="FILE",
+                   help="names of the model's output units: a text file with one name a line, "
+                        "or a JSON list (for model files)")
+
+
+def add_report_options(p: argparse.ArgumentParser, what: str = "the results") -> None:
+    """Add ``--json`` (``what`` as JSON on stdout) and ``--quiet`` (no progress bars)."""
+    p.add_argument("--json", action="store_true", help=f"print {what} as JSON on stdout")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+
+
+def print_json(value) -> None:
+    """Print ``value`` as the JSON of ``--json``: indented, with lists of numbers or strings
+    (predictions, boxes, shapes, files) kept on one line each."""
+    import json
+    import re
+
+    text = json.dumps(value, indent=2)  # strings hold no raw newline, so the rules below are safe
+    print(re.sub(r"\[\n\s*([^\[\]{}]*?)\n\s*\]",
+                 lambda m: "[" + re.sub(r",\n\s*", ", ", m.group(1)) + "]", text))
+
+
+def progress(args) -> bool | None:
+    """The ``progress=`` of the API for ``--quiet``: False, else None (a bar on a terminal)."""
+    return False if args.quiet else None
+
+
+def add_input_options(p: argparse.ArgumentParser, required: bool = True) -> None:
+    """Add the ``IMAGE|DIR|GLOB…`` arguments and ``--model`` to a sub-command."""
+    p.add_argument("images", nargs="+" if required else "*", metavar="IMAGE|DIR|GLOB",
+                   help="image files, folders (searched recursively) or glob patterns "
+                        "('photos/**/*.jpg')")
+    p.add_argument("--model", "-m", required=required,
+                   help="a demo model (shapes, sensors), a keras.applications name (vgg16, "
+                        "resnet50…) or a .keras/.h5 file")
+
+
+def load_images(specs) -> tuple[list, list, list[tuple[str, str]]]:
+    """Decode the images of IMAGE / folder / glob arguments (found by
+    :func:`kerasviz.apps.batch.expand_inputs`) before the model loads.
+
+    Returns:
+        ``(paths, pixels, bad)``: the readable images' paths and ``uint8 (H, W, 3)`` arrays, and
+        ``(path, one-line error)`` of each unreadable one.
+
+    Raises:
+        ArgumentError: a folder or pattern with no image file.
+    """
+    from kerasviz.apps.batch import expand_inputs
+    from kerasviz.core.images import load_image
+    from kerasviz.errors import ImageError, one_line
+
+    paths, pixels, bad = [], [], []
+    for path in expand_inputs(specs):
+        try:
+            pixels.append(load_image(path))
+            paths.append(path)
+        except ImageError as exc:
+            bad.append((str(path), one_line(exc)))
+    return paths, pixels, bad
+
+
+def report_bad(args, bad: list[tuple[str, str]]) -> int:
+    """Print one stderr line per unreadable image; the exit code: 2 if any, else 0."""
+    import sys
+
+    for path, why in bad:
+        print(f"kerasviz {args.command}: error: {path}: {why}", file=sys.stderr)
+    return 2 if bad else 0
+
+
+@functools.lru_cache(maxsize=1)
+def method_names() -> tuple[tuple[str, ...], dict]:
+    """``(names, aliases)`` of the explanation methods, read from the ``register("name", …)``
+    calls and ``_ALIASES`` in the source of :mod:`kerasviz.methods` without importing it (it
+    imports TensorFlow); a test checks them against the live registry."""
+    import ast
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[2] / "methods"
+    names, aliases = [], {}
+    for path in [folder / f"{m}.py" for m in ("cam", "gradients", "backprop")] + sorted(
+            p for p in folder.glob("*.py") if p.stem not in ("cam", "gradients", "backprop")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in (n for stmt in tree.body for n in ast.walk(stmt)):  # in source order
+            if (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "register"
+                    and node.args and isinstance(node.args[0], ast.Constant)):
+                names.append(node.args[0].value)
+            elif (isinstance(node, ast.Assign) and path.stem == "registry"
+                  and getattr(node.targets[0], "id", None) == "_ALIASES"):
+                aliases = ast.literal_eval(node.value)
+    return tuple(dict.fromkeys(names)), aliases
+
+
+def methods_type(text: str) -> list[str]:
+    """argparse type of ``--method gradcam,saliency``: canonical names, checked against
+    :func:`method_names` (case-insensitive, ``-`` like ``_``, aliases) without TensorFlow."""
+    from kerasviz.errors import suggest
+
+    names, aliases = method_names()
+    chosen = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        key = part.lower().replace("-", "_")
+        key = aliases.get(key, key)
+        if key not in names:
+            raise argparse.ArgumentTypeError(
+                f"Unknown explanation method {part!r}. Expected one of {list(names)} "
+                f"(comma-separated). {suggest(part, names)}")
+        chosen.append(key)
+    if not chosen:
+        raise argparse.ArgumentTypeError(f"expected method names, got {text!r}")
+    return chosen
 
 
 def add_output_options(p: argparse.ArgumentParser, default: str) -> None:
@@ -40,13 +156,69 @@ def stems(paths) -> list[str]:
 
 
 def load_model(args):
-    """The model named by ``--model`` with ``--preprocess`` / ``--unsafe`` applied (the
-    ``--preprocess`` name is checked before the model is loaded)."""
+    """The model named by ``--model`` with ``--preprocess``, ``--class-names`` and ``--unsafe``
+    applied (the ``--preprocess`` name and the names file are checked before the model loads).
+
+    Raises:
+        ArgumentError: a model whose preprocessing kerasviz does not know and no
+            ``--preprocess``, or ``--class-names`` with another count than the output's units.
+    """
     import kerasviz
+    from kerasviz.core.targets import _output_units
+    from kerasviz.errors import ArgumentError
 
     pre = preprocess_fn(args.preprocess)
+    names = read_class_names(args.class_names)
     model = kerasviz.load_model(args.model, safe_mode=not args.unsafe)
-    return kerasviz.load_model(model, preprocess=pre) if pre is not None else model
+    if pre is None and kerasviz.model_info(model).preprocess is None:
+        raise ArgumentError(
+            f"kerasviz does not know how model {model.name!r} ({args.model}) expects its input. "
+            f"Give --preprocess unit (x/255), none (0-255) or an application's preprocessing "
+            f"(vgg16, resnet50, …).")
+    if names is not None and len(names) != _output_units(model)[0]:
+        raise ArgumentError(
+            f"--class-names {args.class_names} has {len(names)} names but model {model.name!r} "
+            f"has {_output_units(model)[0]} output units. Expected one name per unit, in order.")
+    if pre is None and names is None:
+        return model
+    return kerasviz.load_model(model, preprocess=pre, class_names=names)
+
+
+def read_class_names(path: str | None) -> list[str] | None:
+    """The names of a ``--class-names`` file: a JSON list, or one name a line (blank lines
+    and ``#`` comments skipped); None without the option.
+
+    Raises:
+        ArgumentError: the file is missing, empty, or a JSON value that is not a list of strings.
+    """
+    import json
+    from pathlib import Path
+
+    from kerasviz.errors import ArgumentError
+
+    if path is None:
+        return None
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ArgumentError(f"Cannot read --class-names {path}: {exc.strerror}. Expected a text "
+                            f"file with one name a line, or a JSON list.") from None
+    if text.lstrip().startswith("["):
+        try:
+            names = json.loads(text)
+        except ValueError as exc:
+            raise ArgumentError(f"--class-names {path} is not valid JSON ({exc}). Expected a "
+                                f"JSON list of names, or one name a line.") from None
+        if not all(isinstance(n, str) for n in names):
+            raise ArgumentError(f"--class-names {path} must list strings. Expected e.g. "
+                                f'["cat", "dog"]. Received: {names!r:.80}')
+    else:
+        names = [ln.strip() for ln in text.splitlines()
+                 if ln.strip() and not ln.lstrip().startswith("#")]
+    if not names:
+        raise ArgumentError(f"--class-names {path} holds no names. Expected one name a line, "
+                            f"or a JSON list.")
+    return names
 
 
 def check(**values) -> None:

@@ -3,6 +3,7 @@
 Examples::
 
     kerasviz activations --model shapes img.png --out out/
+    kerasviz activations --model shapes photos/ 'more/*.png' --layers conv1,conv4 --out out/
     kerasviz activations --model vgg16 cat.jpg --layers 'block*_conv1' --out out/
     kerasviz activations --model shapes img.png --layers Conv2D --sort mean --channels 0:32 --out out/
     kerasviz activations --model shapes a.png b.png --json --out out/   # statistics as JSON on stdout
@@ -15,9 +16,11 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 
-from kerasviz.apps.cli._common import (add_model_options, add_output_options, check, load_model,
-                                       open_output, stems)
+from kerasviz.apps.cli._common import (add_input_options, add_model_options, add_output_options,
+                                       add_report_options, check, load_images, load_model,
+                                       open_output, print_json, progress, report_bad, stems)
 
 
 def parse_layers(text: str | None):
@@ -64,9 +67,7 @@ def register(subparsers) -> None:
         "activations", help="what each layer computes: channel grids and sparsity statistics",
         description="Run images through a model and save every chosen layer's channels as a grid "
                     "(the Keras book's layout), with per-layer statistics.")
-    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
-    p.add_argument("--model", "-m", required=True,
-                   help="a demo model (shapes, sensors), a keras.applications name or a model file")
+    add_input_options(p)
     p.add_argument("--layers", "-l", help="comma-separated names, paths (vgg16/block5_conv3), "
                                           "indices, globs ('block*_conv*') or layer classes "
                                           "(Conv2D); default: every layer with a 4-D output")
@@ -78,32 +79,37 @@ def register(subparsers) -> None:
     p.add_argument("--colormap", default="viridis", help="viridis (default), jet, gray, …")
     p.add_argument("--zero-tol", type=float, default=0.0,
                    help="|a| <= this counts as zero in the statistics (default 0)")
-    p.add_argument("--json", action="store_true", help="print the statistics as JSON")
+    add_report_options(p, "the per-layer statistics")
     add_model_options(p)
     add_output_options(p, "kerasviz_activations")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Compute activations and statistics, write grids, tables and the sparsity plot."""
+    """Compute activations and statistics, write grids, tables and the sparsity plot; exit
+    code 2 when an image was unreadable (the others' results are written)."""
+    from kerasviz import _progress
+    from kerasviz.errors import ImageError
     from kerasviz.inside import features
-    from kerasviz.present import render
 
     check(cols=("positive_int", args.cols), colormap=("colormap", args.colormap),
           zero_tol=("non_negative", args.zero_tol))
     layers = parse_layers(args.layers)
+    paths, pixels, bad = load_images(args.images)
+    if not pixels:
+        raise ImageError(f"None of the {len(bad)} images could be read; the first: "
+                         f"{bad[0][0]}: {bad[0][1]}")
     out = open_output(args, "activations")
     model = load_model(args)
-    stats = features.layer_stats(model, args.images, layers, zero_tol=args.zero_tol)
-    acts = features.activations(model, args.images, [r.layer for r in stats])
+    stats = features.layer_stats(model, pixels, layers, zero_tol=args.zero_tol)
+    acts = features.activations(model, pixels, [r.layer for r in stats])
     written = []
-    for path, a in acts.items():
-        if a.ndim != 4:
-            continue
-        for i, stem in enumerate(stems(args.images)):
-            grid = features.channel_grid(a[i], path, cols=args.cols, channels=args.channels,
-                                         sort=args.sort, colormap=args.colormap)
-            written.append(out.write_png(f"{stem}_{path.replace('/', '__')}.png", grid))
+    grids = [(path, i, stem) for path, a in acts.items() if a.ndim == 4
+             for i, stem in enumerate(stems(paths))]
+    for path, i, stem in _progress.bar(grids, progress=progress(args), desc="grids"):
+        grid = features.channel_grid(acts[path][i], path, cols=args.cols, channels=args.channels,
+                                     sort=args.sort, colormap=args.colormap)
+        written.append(out.write_png(f"{stem}_{path.replace('/', '__')}.png", grid))
     figure = io.BytesIO()
     features.sparsity_figure(stats, f"{model.name}: sparsity vs depth").savefig(
         figure, format="png", dpi=100)
@@ -112,9 +118,9 @@ def run(args: argparse.Namespace) -> int:
     out.write_text("stats.json", stats.to_json(indent=2) + "\n")  # the index: last
     out.finish()
     if args.json:
-        print(stats.to_json(indent=2))
+        print_json(json.loads(stats.to_json()))
     else:
         print(stats)
         print(f"\nWrote {len(written)} grids, stats.txt, stats.json and sparsity.png to "
               f"{out.path.resolve()}")
-    return 0
+    return report_bad(args, bad)

@@ -15,12 +15,12 @@ failed (every good result is kept), 130 on Ctrl-C (finished images are kept).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
-from kerasviz.apps.cli._common import (add_model_options, add_output_options, check, load_model,
-                                       parse_option)
-from kerasviz.apps.cli.explain import _methods, _target
+from kerasviz.apps.cli._common import (add_model_options, add_output_options, add_report_options,
+                                       check, load_model,
+                                       methods_type, parse_option, print_json, progress)
+from kerasviz.apps.cli.explain import _target
 
 
 def register(subparsers) -> None:
@@ -29,15 +29,13 @@ def register(subparsers) -> None:
         "batch", help="explain many images; resumable, finished work is never lost",
         description="Explain every image of folders, globs or list files with one or more "
                     "methods, streaming results to --out (results.jsonl, maps, overlays). "
-                    "Re-running the same command resumes.",
-        epilog="example: kerasviz batch --model shapes --methods gradcam,saliency --in photos/ "
-               "--out runs/shapes")
+                    "Re-running the same command resumes.")
     p.add_argument("--model", "-m", required=True,
                    help="a demo model, a keras.applications name or a .keras/.h5 file")
     p.add_argument("--in", dest="inputs", action="append", required=True, metavar="DIR|GLOB|LIST",
                    help="a folder (searched recursively), a glob pattern, a list file (.txt, one "
                         "path per line) or an image; repeatable")
-    p.add_argument("--methods", type=_methods, default=["gradcam"], metavar="M[,M…]",
+    p.add_argument("--methods", type=methods_type, default=["gradcam"], metavar="M[,M…]",
                    help="comma-separated method names (default gradcam)")
     p.add_argument("--target", help="class id or name; default: each image's top class")
     p.add_argument("--output", help="output name or index of a multi-output / regression model")
@@ -47,8 +45,7 @@ def register(subparsers) -> None:
     p.add_argument("--batch-size", type=int, default=16, help="images per step (default 16)")
     p.add_argument("--retry-failed", action="store_true",
                    help="explain again the images that failed in an earlier run")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_report_options(p, "the summary")
     add_model_options(p)
     add_output_options(p, "kerasviz_batch")
     p.set_defaults(func=run)
@@ -67,16 +64,17 @@ def run(args: argparse.Namespace) -> int:
                             layer=args.layer, options=dict(args.option),
                             batch_size=args.batch_size, force=args.force,
                             retry_failed=args.retry_failed,
-                            progress=False if args.quiet else None,
+                            progress=progress(args),
                             model_id=f"{_model_id(model)}|preprocess={args.preprocess}")
     if args.json:
-        print(json.dumps(summary.to_dict(), indent=1))
+        print_json(summary.to_dict())
     else:
         print(f"{summary.images} images: {summary.explained} explained now, {summary.skipped} "
               f"done by an earlier run, {summary.failed} failed ({summary.seconds:.1f} s). "
               f"Results: {summary.out / RESULTS}")
     if summary.failed:
-        print(f"kerasviz batch: {summary.failed} images failed (their error lines are in "
+        print(f"kerasviz batch: error: {summary.failed} of {summary.images} images failed "
+              f"(their error lines are in "
               f"{summary.out / RESULTS}; --retry-failed tries them again)", file=sys.stderr)
         return 2
     return 0

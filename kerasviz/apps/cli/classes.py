@@ -14,8 +14,8 @@ Imports no TensorFlow.
 from __future__ import annotations
 
 import argparse
-import json
 
+from kerasviz.apps.cli._common import print_json
 from kerasviz.core import imagenet
 from kerasviz.errors import UnknownClassError, suggest
 
@@ -45,7 +45,7 @@ def register(subparsers) -> None:
                    help="show at most N classes (default 20 with --search, else all)")
     p.add_argument("--json", action="store_true",
                    help="print a JSON list of {id, wnid, name, synonyms}")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, uses_tensorflow=False)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,8 +61,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         ids = list(range(imagenet.NUM_CLASSES))[:args.limit]
     if args.json:
-        print(json.dumps([{"id": i, "wnid": imagenet.wnid(i), "name": imagenet.name(i),
-                           "synonyms": imagenet.synonyms(i)} for i in ids], indent=2))
+        print_json([{"id": i, "wnid": imagenet.wnid(i), "name": imagenet.name(i),
+                    "synonyms": imagenet.synonyms(i)} for i in ids])
     else:
         for i in ids:
             print(f"{i} {imagenet.wnid(i)} {imagenet.name(i)}  "

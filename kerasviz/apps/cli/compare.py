@@ -1,6 +1,6 @@
 """``kerasviz compare``: several models × methods on the same images, as one labelled grid.
 
-Example::
+Examples::
 
     kerasviz compare --models shapes,sensors --methods gradcam,smoothgrad,guided_backprop a.png b.png --out cmp/
 
@@ -13,11 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from kerasviz.apps.cli._common import add_output_options, open_output
-from kerasviz.apps.cli.explain import _methods
-
-EXAMPLE = ("example: kerasviz compare --models shapes,sensors --methods "
-           "gradcam,smoothgrad,guided_backprop a.png b.png --out cmp/")
+from kerasviz.apps.cli._common import add_output_options, methods_type, open_output
 
 
 def _models(text: str) -> list[str]:
@@ -35,12 +31,12 @@ def register(subparsers) -> None:
                     "image and model, one column per method (after the input as that model\n"
                     "saw it). Each model resizes and preprocesses the images its own way.\n"
                     "Writes grid.png, results.json and index.html into --out.",
-        epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
     p.add_argument("--models", "-m", type=_models, required=True, metavar="M[,M…]",
                    help="comma-separated models: demo models (shapes, sensors), keras.applications "
                         "names or .keras/.h5 files")
-    p.add_argument("--methods", type=_methods, default=["gradcam"], metavar="M[,M…]",
+    p.add_argument("--methods", type=methods_type, default=["gradcam"], metavar="M[,M…]",
                    help="comma-separated method names (kerasviz explain --list shows them; "
                         "default gradcam)")
     p.add_argument("--cell-size", type=int, default=None,

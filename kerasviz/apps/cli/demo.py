@@ -1,4 +1,10 @@
-"""``kerasviz demo``: the main job, offline, on the shipped models."""
+"""``kerasviz demo``: the main job, offline, on the shipped models.
+
+Examples::
+
+    kerasviz demo --out demo_out
+    kerasviz demo --images 8 --seed 1 --quiet --out demo_out    # prints only the report's path
+"""
 from __future__ import annotations
 
 
@@ -17,6 +23,8 @@ def register(subparsers) -> None:
     add_output_options(p, "demo_out")
     p.add_argument("--images", type=int, default=4, help="number of generated test images")
     p.add_argument("--seed", type=int, default=2024, help="seed of the generated images")
+    p.add_argument("--quiet", "-q", action="store_true",
+                   help="no step lines; print only the report's path")
     p.set_defaults(func=run)
 
 
@@ -25,5 +33,8 @@ def run(args) -> int:
     from kerasviz.apps.demo import run_demo
 
     check(images=("positive_int", args.images), seed=("non_negative_int", args.seed))
-    run_demo(args.out, n_images=args.images, seed=args.seed, force=args.force)
+    index = run_demo(args.out, n_images=args.images, seed=args.seed, force=args.force,
+                     log=(lambda *a, **k: None) if args.quiet else print)
+    if args.quiet:
+        print(index.resolve())
     return 0

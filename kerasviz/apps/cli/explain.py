@@ -17,19 +17,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
-from kerasviz.apps.cli._common import (add_model_options, add_output_options, check, load_model,
-                                       open_output, parse_option, stems)
-
-
-def _methods(text: str) -> list[str]:
-    from kerasviz import methods as registry
-    from kerasviz.errors import UnknownMethodError
-
-    try:
-        return [registry.get(part).name for part in text.split(",") if part.strip()]
-    except UnknownMethodError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+from kerasviz.apps.cli._common import (add_input_options, add_model_options, add_output_options,
+                                       add_report_options, check, load_images, load_model,
+                                       methods_type, open_output, parse_option, print_json, progress,
+                                       report_bad, stems)
 
 
 def register(subparsers) -> None:
@@ -38,12 +31,10 @@ def register(subparsers) -> None:
         "explain", help="why did the model decide: heatmaps, crops and raw maps",
         description="Explain a model's decision on images with one or more methods "
                     "(kerasviz explain --list shows them).")
-    p.add_argument("images", nargs="*", metavar="IMAGE", help="image files")
+    add_input_options(p, required=False)
     p.add_argument("--list", action="store_true", help="list the methods and exit")
-    p.add_argument("--model", "-m", help="a demo model (shapes, sensors), a keras.applications "
-                                         "name (vgg16, resnet50…) or a .keras/.h5 file")
-    p.add_argument("--method", type=_methods, default=["gradcam"], metavar="M[,M…]",
-                   help="comma-separated method names (default gradcam)")
+    p.add_argument("--method", type=methods_type, default=["gradcam"], metavar="M[,M…]",
+                   help="comma-separated method names (default gradcam; --list shows them)")
     p.add_argument("--target", help="class id or name (tabby, 'tiger cat', circle), or the unit "
                                     "of --output; default: the top class of each image")
     p.add_argument("--output", help="output name or index of a multi-output / regression model")
@@ -56,6 +47,7 @@ def register(subparsers) -> None:
     p.add_argument("--alpha", type=float, default=0.4, help="heatmap opacity (default 0.4)")
     p.add_argument("--colormap", default="jet", help="jet, turbo, viridis, inferno, magma, hot, gray")
     p.add_argument("--batch-size", type=int, default=None, help="model evaluations per step")
+    add_report_options(p, "predictions, targets, scores, boxes, timings and files")
     add_model_options(p)
     add_output_options(p, "kerasviz_explain")
     p.set_defaults(func=run)
@@ -74,10 +66,15 @@ def _target(args):
 
 
 def run(args: argparse.Namespace) -> int:
-    """List the methods, or explain the images and write the files."""
-    from kerasviz import methods as registry
+    """List the methods, or explain the readable images, write their files and report the
+    unreadable ones (exit code 2, the others' files kept)."""
+    import json
+
+    from kerasviz.apps.cli.predict import describe
 
     if args.list:
+        from kerasviz import methods as registry
+
         for m in registry.methods():
             print(f"{m.name:22s} [{m.family}] {m.doc}")
         return 0
@@ -87,44 +84,72 @@ def run(args: argparse.Namespace) -> int:
         return 2
     check(alpha=("fraction", args.alpha), threshold=("fraction", args.threshold),
           colormap=("colormap", args.colormap), batch_size=("positive_int", args.batch_size))
+    from kerasviz import methods as registry
+
     options = registry.split_options(args.method, dict(args.option), "--option")  # before the model
-    import numpy as np
+    paths, pixels, bad = load_images(args.images)
+    report = {"model": args.model, "out": None, "images": [],
+              "errors": [{"image": p, "error": why} for p, why in bad]}
+    if pixels:  # no readable image: no output folder
+        out = open_output(args, "explain")
+        report["out"] = str(out.path.resolve())
+        report.update(_explain(args, out, paths, pixels, options))
+        out.finish()
+    if args.json:
+        print_json(report)
+    else:
+        for item in report["images"]:
+            print(f"{item['stem']}: {describe(item)}")
+            for m, r in item["methods"].items():
+                where = f" at {r['layer']}" if r["layer"] else ""
+                print(f"{item['stem']}: {m}{where} explains {r['target']} (score "
+                      f"{'NaN' if r['score'] is None else format(r['score'], '.3f')}); region "
+                      f"{r['box']} -> {Path(report['out'], r['files'][0])}")
+        if report["out"]:
+            print(f"Wrote {report['out']}")
+    return report_bad(args, bad)
+
+
+def _explain(args, out, paths, pixels, options) -> dict:
+    """Predict and explain ``pixels`` with every ``--method``; write each image's files.
+    Returns ``{"device", "seconds", "images": [per image: stem, image, predictions, methods]}``."""
+    import math
+    import time
 
     import kerasviz
+    from kerasviz.apps.batch import _device
+    from kerasviz.apps.cli.predict import predictions
+    from kerasviz.methods import registry
     from kerasviz.present import render
-    from kerasviz.core.layers import as_list
-    from kerasviz.core.targets import class_names
 
-    out = open_output(args, "explain")
     model = load_model(args)
-    names_out = stems(args.images)
-
-    probs = as_list(model.predict(kerasviz.preprocess(model, args.images), verbose=0))[0]
-    names = class_names(model, 0)
-    for stem, p in zip(names_out, probs.reshape(len(names_out), -1)):
-        top = int(np.argmax(p))
-        name = f" {names[top]}" if names else ""
-        print(f"{stem}: top class {top}{name} ({float(p[top]):.3f})")
-
-    target = _target(args)
+    t0 = time.perf_counter()
+    x = kerasviz.preprocess(model, pixels)
+    items = [{"stem": stem, "image": str(path), **pred, "methods": {}}
+             for stem, path, pred in zip(stems(paths), paths, predictions(model, x))]
+    seconds = {"predict": time.perf_counter() - t0}
+    thr = {} if args.threshold is None else {"threshold": args.threshold}
     for method in args.method:
-        exp = kerasviz.explain(model, args.images, method, target=target,
+        t0 = time.perf_counter()
+        exp = kerasviz.explain(model, pixels, method, target=_target(args),
                                layer=args.layer if registry.get(method).uses_layer else None,
-                               batch_size=args.batch_size, **options[method])
-        overlays = exp.overlay(alpha=args.alpha, colormap=args.colormap)
-        thr = {} if args.threshold is None else {"threshold": args.threshold}
+                               batch_size=args.batch_size, progress=progress(args),
+                               **options[method])
+        overlays = exp.overlay(alpha=args.alpha, colormap=args.colormap)  # at the model's size
         masked, regions = exp.crop(**thr)
         boxes = exp.boxes(**thr)
-        for i, stem in enumerate(names_out):
-            base = f"{stem}_{exp.method.replace('+', 'p')}"
-            out.write_png(f"{base}_overlay.png", render.draw_box(overlays[i], boxes[i]))
-            out.write_png(f"{base}_masked.png", masked[i])
-            out.write_png(f"{base}_crop.png", regions[i])
-            out.write_npy(f"{base}_raw.npy", exp.raw[i])
-            out.write_npy(f"{base}_map.npy", exp.maps[i])
-            where = f" at {exp.layer}" if exp.layer else ""
-            print(f"{stem}: {exp.method}{where} explains {exp.labels[i]} (score "
-                  f"{float(exp.scores[i]):.3f}); region {boxes[i].tolist()} -> "
-                  f"{out.path / base}_*.png")
-    print(f"Wrote {out.finish().resolve()}")
-    return 0
+        seconds[method] = time.perf_counter() - t0
+        for i, item in enumerate(items):
+            base = f"{item['stem']}_{exp.method.replace('+', 'p')}"
+            files = [out.write_png(f"{base}_overlay.png", render.draw_box(overlays[i], boxes[i])),
+                     out.write_png(f"{base}_masked.png", masked[i]),
+                     out.write_png(f"{base}_crop.png", regions[i]),
+                     out.write_npy(f"{base}_raw.npy", exp.raw[i]),
+                     out.write_npy(f"{base}_map.npy", exp.maps[i])]
+            score = float(exp.scores[i])
+            item["methods"][method] = {
+                "target": exp.labels[i], "score": score if math.isfinite(score) else None,
+                "box": [int(v) for v in boxes[i]], "layer": exp.layer,
+                "files": [f.name for f in files]}
+    return {"device": _device(), "seconds": {k: round(v, 4) for k, v in seconds.items()},
+            "images": items}

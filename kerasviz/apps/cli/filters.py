@@ -17,8 +17,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from kerasviz.apps.cli._common import (add_model_options, add_output_options, check, load_model,
-                                       open_output, parse_option)
+from kerasviz.apps.cli._common import (add_model_options, add_output_options, add_report_options,
+                                       check, load_model, open_output, parse_option, print_json,
+                                       progress)
 from kerasviz.apps.cli.activations import parse_indices
 
 
@@ -48,7 +49,7 @@ def register(subparsers) -> None:
                    help="a recipe option, e.g. step_size=2, octaves=4, tv=0.5 (repeatable)")
     p.add_argument("--cols", type=int, default=8, help="patterns per row (default 8)")
     p.add_argument("--batch-size", type=int, help="filters per compiled batch (default: by memory)")
-    p.add_argument("--json", action="store_true", help="print the per-filter results as JSON")
+    add_report_options(p, "the per-filter results")
     add_model_options(p)
     add_output_options(p, "kerasviz_filters")
     p.set_defaults(func=run)
@@ -59,6 +60,28 @@ def _targets(text: str | None):
         return None
     return [int(t) if t.strip().lstrip("-").isdigit() else t.strip()
             for t in text.split(",") if t.strip()]
+
+
+def check_filters(model, layer, filters) -> None:
+    """Refuse a ``--filters`` range that reaches past the layer's filters (Python slicing would
+    silently clip it), naming the layer's filter count.
+
+    Raises:
+        ArgumentError: a START or STOP beyond the layer's number of filters.
+    """
+    from kerasviz.core import layers as L
+    from kerasviz.errors import ArgumentError
+
+    if not isinstance(filters, slice):
+        return  # lists are checked by select_indices, with the valid range
+    path = L.resolve_layer(model, layer)
+    n = next(r for r in L.layer_table(model) if r.path == path).output_shape[-1]
+    ends = [v for v in (filters.start, filters.stop) if v is not None]
+    if any(v > n or v < -n for v in ends):
+        text = ":".join("" if v is None else str(v) for v in (filters.start, filters.stop))
+        raise ArgumentError(f"--filters {text} reaches past the filters of layer {path!r}, which "
+                            f"has {n} (0..{n - 1}). Expected a range within 0:{n}, e.g. "
+                            f"--filters 0:{min(n, 16)}.")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -76,10 +99,12 @@ def run(args: argparse.Namespace) -> int:
           seed=("non_negative_int", args.seed))
     out = open_output(args, "filters")
     model = load_model(args)
+    if args.target is None:
+        check_filters(model, args.layer, args.filters)
     res = patterns.optimize_patterns(
         model, args.layer, args.filters, recipe=args.recipe, target=_targets(args.target),
         steps=args.steps, size=args.size, seed=args.seed, batch_size=args.batch_size,
-        **dict(args.option))
+        progress=progress(args), **dict(args.option))
     safe = res.layer.replace("/", "__")
     title = f"{res.layer} ({args.recipe}): " + (
         f"classes {', '.join(map(str, res.units))}" if args.target else
@@ -105,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
     out.write_text("patterns.json", json.dumps(summary, indent=2) + "\n")  # the index: last
     out.finish()
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print_json(summary)
     else:
         gain = res.activation_end / np.maximum(res.activation_start, 1e-12)
         print(f"{res.layer}: {len(res.units)} patterns ({args.recipe}); activation raised ≥5× "

@@ -28,8 +28,6 @@ def register(subparsers) -> None:
                     "the comparison grid, the top-5, the regions and an activation grid. Binds "
                     "127.0.0.1 (this machine only) unless --host says otherwise. Needs "
                     "pip install \"kerasviz[web]\".",
-        epilog="example: kerasviz serve --model shapes --model sensors --port 8000, then open "
-               "http://127.0.0.1:8000/",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1: this machine only; another "
