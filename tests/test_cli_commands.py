@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 import pytest
 
 import kerasviz
@@ -175,6 +176,25 @@ def test_explain_folder_with_a_broken_image_writes_the_others(folder, shapes, tm
     np.testing.assert_allclose(np.load(out / "img1_gradcam_map.npy"), exp.maps[1], atol=1e-5)
     assert not list(out.glob("broken*"))
     assert json.loads((out / "kerasviz-run.json").read_text())["complete"] is True
+
+
+def test_explain_draws_on_the_original_image_at_its_own_size(folder, shapes, tmp_path):
+    """A 64 × 64 shapes image stretched to 160 × 96: the overlay and crop files are at the
+    original's size, and the box is the API's box in the original's pixels."""
+    _, images = folder
+    wide = np.asarray(Image.fromarray(images[0]).resize((160, 96), Image.Resampling.BILINEAR))
+    Image.fromarray(wide).save(tmp_path / "wide.png")
+    out = tmp_path / "exp"
+    proc = kv("explain", "-m", "shapes", "--method", "gradcam", tmp_path / "wide.png", "--json",
+              "--quiet", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    r = json.loads(proc.stdout)["images"][0]["methods"]["gradcam"]
+    exp = kerasviz.explain(shapes, [wide], "gradcam")
+    assert r["box"] == exp.boxes(original=True)[0].tolist()
+    x0, y0, x1, y1 = r["box"]
+    assert 0 <= x0 < x1 <= 160 and 0 <= y0 < y1 <= 96
+    assert np.asarray(Image.open(out / r["files"][0])).shape == (96, 160, 3)  # the overlay
+    assert np.asarray(Image.open(out / r["files"][1])).shape == (96, 160, 3)  # the masked image
 
 
 # --- activations, filters, classes, batch -----------------------------------------------------

@@ -135,9 +135,10 @@ def _explain(args, out, paths, pixels, options) -> dict:
                                layer=args.layer if registry.get(method).uses_layer else None,
                                batch_size=args.batch_size, progress=progress(args),
                                **options[method])
-        overlays = exp.overlay(alpha=args.alpha, colormap=args.colormap)  # at the model's size
-        masked, regions = exp.crop(**thr)
-        boxes = exp.boxes(**thr)
+        # drawn on each original image at its own size and aspect; boxes in its pixels
+        overlays = exp.overlay(alpha=args.alpha, colormap=args.colormap, original=True)
+        masked, regions = exp.crop(**thr, original=True)
+        boxes = exp.boxes(**thr, original=True)
         seconds[method] = time.perf_counter() - t0
         for i, item in enumerate(items):
             base = f"{item['stem']}_{exp.method.replace('+', 'p')}"
