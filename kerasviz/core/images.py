@@ -180,7 +180,7 @@ def load_fitted(srcs: Any, size: int | tuple[int, int] | None,
     """
     if isinstance(srcs, np.ndarray) and srcs.ndim == 4 and srcs.dtype == np.uint8 \
             and srcs.shape[-1] == 3 and (size is None or srcs.shape[1:3] == _hw(size)):
-        originals = list(srcs)  # already the model's size: views, no copies
+        originals = sources(srcs)  # already the model's size: views, no copies (none: an error)
     else:
         originals = [load_image(s) for s in sources(srcs)]
     fitted = [fit(o, size, crop) for o in originals]
