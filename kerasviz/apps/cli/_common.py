@@ -44,6 +44,11 @@ def add_input_options(p: argparse.ArgumentParser, required: bool = True) -> None
     p.add_argument("images", nargs="+" if required else "*", metavar="IMAGE|DIR|GLOB",
                    help="image files, folders (searched recursively) or glob patterns "
                         "('photos/**/*.jpg')")
+    add_model_argument(p, required)
+
+
+def add_model_argument(p: argparse.ArgumentParser, required: bool = True) -> None:
+    """Add ``--model`` (a name or a model file) to a sub-command."""
     p.add_argument("--model", "-m", required=required,
                    help="a demo model (shapes, sensors), a keras.applications name (vgg16, "
                         "resnet50…) or a .keras/.h5 file")

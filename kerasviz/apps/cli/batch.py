@@ -17,8 +17,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from kerasviz.apps.cli._common import (add_model_options, add_output_options, add_report_options,
-                                       check, load_model,
+from kerasviz.apps.cli._common import (add_model_argument, add_model_options, add_output_options,
+                                       add_report_options,                                        check, load_model,
                                        methods_type, parse_option, print_json, progress)
 from kerasviz.apps.cli.explain import _target
 
@@ -30,8 +30,7 @@ def register(subparsers) -> None:
         description="Explain every image of folders, globs or list files with one or more "
                     "methods, streaming results to --out (results.jsonl, maps, overlays). "
                     "Re-running the same command resumes.")
-    p.add_argument("--model", "-m", required=True,
-                   help="a demo model, a keras.applications name or a .keras/.h5 file")
+    add_model_argument(p)
     p.add_argument("--in", dest="inputs", action="append", required=True, metavar="DIR|GLOB|LIST",
                    help="a folder (searched recursively), a glob pattern, a list file (.txt, one "
                         "path per line) or an image; repeatable")

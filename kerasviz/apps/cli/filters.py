@@ -17,8 +17,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from kerasviz.apps.cli._common import (add_model_options, add_output_options, add_report_options,
-                                       check, load_model, open_output, parse_option, print_json,
+from kerasviz.apps.cli._common import (add_model_argument, add_model_options, add_output_options,
+                                       add_report_options,                                        check, load_model, open_output, parse_option, print_json,
                                        progress)
 from kerasviz.apps.cli.activations import parse_indices
 
@@ -30,8 +30,7 @@ def register(subparsers) -> None:
         description="Find, by gradient ascent in input space, the picture each filter of a layer "
                     "responds to most (or a class model with --target); also tile the layer's "
                     "kernels.")
-    p.add_argument("--model", "-m", required=True,
-                   help="a demo model (shapes, sensors), a keras.applications name or a model file")
+    add_model_argument(p)
     p.add_argument("--layer", "-l", help="layer name or path (vgg16/block3_conv1); default: the "
                                          "last layer with a 4-D output")
     p.add_argument("--filters", "-f", type=parse_indices, metavar="START:STOP | I,J,…",
