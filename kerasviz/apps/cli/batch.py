@@ -18,7 +18,7 @@ import argparse
 import sys
 
 from kerasviz.apps.cli._common import (add_model_argument, add_model_options, add_output_options,
-                                       add_report_options,                                        check, load_model,
+                                       add_report_options, check, load_model,
                                        methods_type, parse_option, print_json, progress)
 from kerasviz.apps.cli.explain import _target
 

@@ -18,7 +18,7 @@ import argparse
 import json
 
 from kerasviz.apps.cli._common import (add_model_argument, add_model_options, add_output_options,
-                                       add_report_options,                                        check, load_model, open_output, parse_option, print_json,
+                                       add_report_options, check, load_model, open_output, parse_option, print_json,
                                        progress)
 from kerasviz.apps.cli.activations import parse_indices
 
