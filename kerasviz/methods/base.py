@@ -248,7 +248,7 @@ class Context:
 
         def body(start, acc):
             count = tf.minimum(step, total - start)
-            return start + count, acc + fn(start, count)
+            return start + count, acc + self._chunk(fn, start, count, total)
 
         _, acc = tf.while_loop(lambda s, a: s < total, body,
                                (tf.constant(0), tf.zeros_like(like, tf.float32)))
@@ -262,10 +262,30 @@ class Context:
 
         def body(i, start, ta):
             count = tf.minimum(step, total - start)
-            return i + 1, start + count, ta.write(i, tf.cast(fn(start, count), tf.float32))
+            return i + 1, start + count, ta.write(i, self._chunk(fn, start, count, total))
 
         _, _, ta = tf.while_loop(lambda i, s, t: s < total, body, (tf.constant(0), tf.constant(0), ta))
         return ta.concat()
+
+    def _chunk(self, fn, start, count, total):
+        """``fn(start, count)`` as float32, traced one loop level deeper. In a graph compiled for
+        a progress bar, the outermost loop tells the host ``(loop, start + count, total)`` once
+        the chunk is computed (:meth:`Plan._tick`); elsewhere the graph is unchanged."""
+        plan = self.plan
+        outermost = plan._reporting and plan._depth == 0
+        plan._depth += 1
+        try:
+            value = tf.cast(fn(start, count), tf.float32)
+        finally:
+            plan._depth -= 1
+        if outermost:
+            loop, plan._loops = plan._loops, plan._loops + 1
+            with tf.control_dependencies([value]):
+                tick = tf.numpy_function(plan._tick, [tf.constant(loop), tf.cast(start + count, tf.int32),
+                                                      tf.cast(total, tf.int32)], tf.int32, stateful=True)
+            with tf.control_dependencies([tick]):
+                value = tf.identity(value)
+        return value
 
 
 def normalise(maps):
@@ -331,10 +351,13 @@ class Plan:
                tf.TensorSpec((None,), tf.int32)]
         sig += [tf.TensorSpec((None, *t.shape[1:]), t.dtype) for t in extra]
         sig += [tf.TensorSpec(np.shape(options[k]), method.specs[k].dtype) for k in self.inputs]
-        self._signature, self._facts = sig, None
+        self._signature, self._facts, self._with_ticks = sig, None, None
         # A callable object, not the bound method: TF counts retracing per code object, and
         # every plan traces once by design (no "excessive retracing" warning across plans).
         self.compiled = tf.function(_Graph(self), input_signature=sig, autograph=False)
+        # while tracing: whether loops report progress, loop nesting depth, loops that report;
+        # while running: the call's progress (see _tick)
+        self._reporting, self._depth, self._loops, self._bar = False, 0, 0, None
 
     @property
     def model(self):
@@ -391,19 +414,35 @@ class Plan:
         units = np.zeros(n, np.int32) if units is None else np.asarray(units, np.int32)
         values = [self.method.specs[k].as_input(options[k]) for k in self.inputs]
         extra = list(extra or [])
-        out = self._in_chunks(self.compiled, x, units, extra, values, progress)
+        if not _progress.wanted(progress):
+            out = self._in_chunks(self.compiled, x, units, extra, values)
+            return check_maps(self, out, x, extra)
+        if self._with_ticks is None:  # a second graph, only for calls that show a bar
+            self._with_ticks = tf.function(_Graph(self, report=True), autograph=False,
+                                           input_signature=self._signature)
+        self._bar = CallProgress(n, self.method.name, progress)
+        try:
+            out = self._in_chunks(self._with_ticks, x, units, extra, values)
+        finally:
+            self._bar = self._bar.close()
         return check_maps(self, out, x, extra)
 
-    def _in_chunks(self, fn, x, units, extra, values=(), progress=None) -> dict:
+    def _tick(self, loop, done, total):
+        """Called by the graph of a call with a bar (:meth:`Context._chunk`): the outermost loop
+        ``loop`` has done ``done`` of its ``total`` chunks' items."""
+        if self._bar is not None:
+            self._bar.tick(int(loop), int(done), int(total))
+        return np.int32(0)
+
+    def _in_chunks(self, fn, x, units, extra, values=()) -> dict:
         """``fn`` (a compiled graph returning a dict) on chunks of ``batch_size`` images; its
         outputs as numpy arrays of N rows, filled chunk by chunk (peak memory ≈ results + one
         chunk)."""
         n = len(x)
-        starts = range(0, n, self.batch_size)
-        if len(starts) > 1:
-            starts = _progress.bar(starts, progress=progress, desc=self.method.name, unit="chunk")
         out: dict[str, np.ndarray] = {}
-        for s in starts:
+        for s in range(0, n, self.batch_size):
+            if self._bar is not None:
+                self._bar.chunk(s, min(self.batch_size, n - s))
             part = fn(tf.constant(x[s:s + self.batch_size], tf.float32),
                       tf.constant(units[s:s + self.batch_size]),
                       *[tf.constant(e[s:s + self.batch_size]) for e in extra], *values)
@@ -421,17 +460,56 @@ class Plan:
         if self._facts is None:
             self._facts = tf.function(_Facts(self), autograph=False,
                                       input_signature=self._signature[:2 + self._n_extra])
-        return self._in_chunks(self._facts, x, units, extra, progress=False)
+        return self._in_chunks(self._facts, x, units, extra)
 
 
 class _Graph:
-    """The function a :class:`Plan` compiles (see the comment in ``Plan.__init__``)."""
+    """The function a :class:`Plan` compiles (see the comment in ``Plan.__init__``); with
+    ``report=True`` its outermost loops report progress to the host (:meth:`Context._chunk`)."""
 
-    def __init__(self, plan: Plan):
-        self.plan = plan
+    def __init__(self, plan: Plan, report: bool = False):
+        self.plan, self.report = plan, report
 
     def __call__(self, x, units, *rest):
-        return self.plan._run(x, units, *rest)
+        plan = self.plan
+        plan._reporting, plan._depth, plan._loops = self.report, 0, 0
+        try:
+            return plan._run(x, units, *rest)
+        finally:
+            plan._reporting = False
+
+
+class CallProgress:
+    """One bar per call, in images: chunks of images move it, and within a chunk the graph's
+    outermost loops (over noise samples, channels, integration steps…) move it by the fraction
+    of their work done, so a long call on one image shows progress too. The bar appears only
+    for calls longer than half a second."""
+
+    def __init__(self, n: int, desc: str, progress: bool | None):
+        self.bar = _progress.bar(total=n, progress=progress, desc=desc, unit="image", delay=0.5,
+                                 bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total} "
+                                            "images [{elapsed}<{remaining}]")
+        self.start, self.size, self.loops = 0, 0, {}
+
+    def chunk(self, start: int, size: int) -> None:
+        """Images ``start … start + size`` go through the graph next."""
+        self._show(self.start + self.size)  # the previous chunk is done
+        self.start, self.size, self.loops = start, size, {}
+
+    def tick(self, loop: int, done: int, total: int) -> None:
+        self.loops[loop] = (max(done, self.loops.get(loop, (0, 0))[0]), total)
+        done_all = sum(d for d, _ in self.loops.values())
+        total_all = sum(t for _, t in self.loops.values())
+        self._show(self.start + self.size * done_all / max(total_all, 1))
+
+    def _show(self, value: float) -> None:
+        if value > self.bar.n:  # ticks of parallel loop iterations may come out of order
+            self.bar.update(value - self.bar.n)
+
+    def close(self) -> None:
+        """End the bar at its total (the last chunk is done); returns None."""
+        self._show(self.start + self.size)
+        self.bar.close()
 
 
 class _Facts:

@@ -47,7 +47,9 @@ def explain(model, images: Any, method: str = "gradcam", target: Any = None, lay
             (:func:`kerasviz.core.layers.default_conv_layer`). Other methods ignore it.
         batch_size: model evaluations per graph step (images × noise samples / channels /
             integration steps); bounds memory. Default 16.
-        progress: show a progress bar over image chunks (default: when stderr is a terminal).
+        progress: show a progress bar (default: when stderr is a terminal), in images; it moves
+            within an image as the method's loops over channels, samples or path points
+            finish chunks.
         preprocess: preprocessing for raw images, overriding the model's.
         extra_inputs: for models with several inputs: the image must be the *first* input;
             give the others as a list of arrays in ``model.inputs`` order, one row per image.

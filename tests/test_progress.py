@@ -1,0 +1,87 @@
+"""Progress within one call: a long method on a single image moves its bar as its graph loops
+(over channels, noise samples, integration steps) finish chunks, without changing the result.
+
+The bar is replaced by a recorder (``_progress.bar`` is the one place bars are made), so the
+tests read every position the bar was moved to, not a terminal's rendering of it.
+"""
+import numpy as np
+import pytest
+
+import kerasviz
+from kerasviz import _progress
+from kerasviz.methods import base
+
+
+class Recorder:
+    """Stands in for a tqdm bar: keeps each position it is moved to."""
+
+    made: list = []
+
+    def __init__(self, total=None, **options):
+        self.total, self.n, self.positions, self.closed = total, 0, [], False
+        Recorder.made.append(self)
+
+    def update(self, step):
+        self.n += step
+        self.positions.append(self.n)
+
+    def close(self):
+        self.closed = True
+
+
+@pytest.fixture
+def recorder(monkeypatch):
+    Recorder.made = []
+    monkeypatch.setattr(_progress, "bar", Recorder)
+    return Recorder
+
+
+# (method, options, how many chunks the outermost loop runs for one image at batch_size=4)
+LONG = [("scorecam", {}, 16 // 4),                        # 16 channels of conv3, 4 at a time
+        ("smoothgrad", {"samples": 10}, 3),               # 10 samples, 4 at a time
+        ("integrated_gradients", {"steps": 12}, 4)]       # 13 points (trapezoid), 4 at a time
+
+
+@pytest.mark.parametrize("method,options,chunks", LONG)
+def test_one_image_moves_the_bar_within_the_call(recorder, make_tiny_cnn, make_images, method,
+                                                 options, chunks):
+    model, x = make_tiny_cnn(), make_images(1)
+    quiet = kerasviz.explain(model, x, method, batch_size=4, progress=False, **options)
+    assert recorder.made == []  # no bar when none is asked for
+    shown = kerasviz.explain(model, x, method, batch_size=4, progress=True, **options)
+    # the graph with progress reports differs only by control dependencies: same ops, same order
+    np.testing.assert_array_equal(shown.maps, quiet.maps)
+    np.testing.assert_array_equal(shown.raw, quiet.raw)
+    (bar,) = recorder.made
+    assert bar.total == 1 and bar.closed
+    inside = [p for p in bar.positions if p < 1]
+    # one position per finished chunk of the loop but the last, which completes the image;
+    # each is the fraction done, (k · 4 or the total) / total
+    assert len(inside) == chunks - 1
+    assert inside == sorted(inside) and inside[0] > 0
+    assert bar.positions[-1] == pytest.approx(1.0)
+
+
+def test_chunks_of_images_and_a_nested_loop(recorder, make_tiny_cnn, make_images):
+    """5 images in chunks of 2, the noise tunnel (outer loop) around integrated gradients (inner
+    loop): the bar counts images, rises monotonically to 5, and only the outer loop reports."""
+    model, x = make_tiny_cnn(), make_images(5)
+    method = kerasviz.methods.smooth("integrated_gradients", samples=3, noise=0.1)
+    quiet = kerasviz.explain(model, x, method, batch_size=2, steps=4, progress=False)
+    shown = kerasviz.explain(model, x, method, batch_size=2, steps=4, progress=True)
+    np.testing.assert_array_equal(shown.maps, quiet.maps)
+    (bar,) = recorder.made
+    assert bar.total == 5 and bar.positions == sorted(bar.positions)
+    assert bar.positions[-1] == pytest.approx(5.0)
+    # chunks of 2, 2, 1 images; noise samples per step = max(1, batch_size // n): 1 for the
+    # chunks of 2 (three ticks, at 1/3, 2/3, 3/3 of 2 images), 2 for the last image (two ticks,
+    # at 2/3 and 3/3 of it); the inner integration loop never moves the bar
+    expected = [2 / 3, 4 / 3, 2, 2 + 2 / 3, 2 + 4 / 3, 4, 4 + 2 / 3, 5]
+    assert bar.positions == pytest.approx(expected)
+
+
+def test_quiet_calls_never_build_the_reporting_graph(make_tiny_cnn, make_images):
+    model, x = make_tiny_cnn(seed=4), make_images(2)
+    kerasviz.explain(model, x, "smoothgrad", samples=4, progress=False)
+    plans = list(base._PLANS.get(model).values())
+    assert plans and all(p._with_ticks is None for p in plans)
