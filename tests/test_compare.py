@@ -194,6 +194,40 @@ def test_cli_a_cell_that_cannot_be_computed_says_why(cli_run):
                 assert cell["method"] == "input" or len(cell["box"]) == 4
 
 
+def test_cli_target_and_layer_per_model(picture_files, tmp_path):
+    """``--target shapes=square --layer shapes=conv2``: the shapes cells explain 'square' at
+    conv2 (their pictures are those of explain(target='square', layer='conv2'), not of the
+    default layer), while the sensors row keeps its defaults."""
+    from PIL import Image
+
+    proc = _cli("--models", "shapes,sensors", "--methods", "gradcam", picture_files[0],
+                "--target", "shapes=square", "--layer", "shapes=conv2", "--out", tmp_path / "o")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = json.loads((tmp_path / "o" / "results.json").read_text())["rows"]
+    model = kerasviz.load_model("shapes")
+    square = list(kerasviz.model_info(model).class_names).index("square")
+    assert rows[0]["model"] == "shapes" and rows[0]["cells"][1]["target"] == square
+    assert rows[0]["cells"][1]["label"].startswith("square")
+    grid = np.asarray(Image.open(tmp_path / "o" / "grid.png").convert("RGB"))
+    row_spans, cols = _cells_in_png(grid)
+    pic = _content(grid, row_spans[0], cols[1])[::2, ::2].astype(int)
+    asked = kerasviz.explain(model, str(picture_files[0]), "gradcam", target="square",
+                             layer="conv2").overlay()[0].astype(int)
+    default = kerasviz.explain(model, str(picture_files[0]), "gradcam",
+                               target="square").overlay()[0].astype(int)
+    assert np.abs(pic - asked).mean() < 1.0
+    assert np.abs(pic - default).mean() > 5 * np.abs(pic - asked).mean() + 1.0
+
+
+def test_cli_target_for_every_model_and_for_one_is_refused(picture_files, tmp_path):
+    proc = _cli("--models", "shapes,sensors", "--methods", "gradcam", picture_files[0],
+                "--target", "shapes=square", "--target", "2", "--out", tmp_path / "o")
+    assert proc.returncode == 2
+    lines = _error_lines(proc.stderr)
+    assert len(lines) == 1 and "MODEL=VALUE" in lines[0], proc.stderr
+    assert not (tmp_path / "o").exists()
+
+
 def test_cli_json_prints_the_results(picture_files, tmp_path):
     proc = _cli("--models", "shapes", "--methods", "gradcam", picture_files[0], "--json",
                 "--out", tmp_path / "j")
