@@ -261,8 +261,11 @@ def test_cli_help_ends_with_an_example():
     proc = _cli("--help")
     assert proc.returncode == 0
     lines = proc.stdout.strip().splitlines()
-    assert "examples:" in lines and lines[-1].strip().startswith(
-        "kerasviz compare --models shapes,sensors --methods")
+    assert "examples:" in lines
+    shown = [ln.strip() for ln in lines[lines.index("examples:") + 1:]]
+    assert shown[0].startswith("kerasviz compare --models shapes,sensors --methods")
+    assert all(ln.startswith("kerasviz compare --models") for ln in shown)
+    assert any("--target" in ln and "--layer" in ln for ln in shown)
 
 
 # --- the API, on tiny models -----------------------------------------------------------------

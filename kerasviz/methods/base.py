@@ -30,6 +30,9 @@ from kerasviz.core import layers as L
 from kerasviz.errors import ExplanationWarning, ModelError
 from kerasviz.methods import registry
 
+#: Prefix of the keys of a plan's outputs that are the method's per-image ``info``.
+INFO = "info:"
+
 #: Model evaluations per graph step (images × samples); bounds memory. ``explain(batch_size=)``.
 DEFAULT_BATCH_SIZE = 16
 
@@ -45,10 +48,13 @@ class Result:
         grads: ``float32 (n, H, W, C)`` per-pixel, per-channel attributions (pixel results), else
             None.
         reduce: the channel reduction that made ``raw`` from ``grads`` (pixel results).
+        info: what the method reports per image, name → ``(n,)`` tensor
+            (:attr:`kerasviz.Explanation.info`).
     """
     raw: Any
     grads: Any = None
     reduce: str | None = None
+    info: dict | None = None
 
 
 class Context:
@@ -395,6 +401,7 @@ class Plan:
             out["grads"] = result.grads
         if ctx.probabilities is not None:
             out["probabilities"] = ctx.probabilities
+        out.update({INFO + k: v for k, v in (result.info or {}).items()})
         return out
 
     def __call__(self, x: np.ndarray, units: np.ndarray | None, progress: bool | None = None,
@@ -407,8 +414,9 @@ class Plan:
         gives one :class:`~kerasviz.errors.ExplanationWarning` per call (see :func:`check_maps`).
 
         Returns:
-            dict of numpy arrays: ``maps``, ``raw``, ``scores``, ``units`` and maybe ``grads``
-            and ``probabilities`` (:attr:`Context.probabilities`).
+            dict of numpy arrays: ``maps``, ``raw``, ``scores``, ``units`` and maybe ``grads``,
+            ``probabilities`` (:attr:`Context.probabilities`) and ``info:<name>`` (the
+            method's :attr:`Result.info`).
         """
         n = len(x)
         units = np.zeros(n, np.int32) if units is None else np.asarray(units, np.int32)

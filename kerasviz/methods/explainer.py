@@ -113,7 +113,9 @@ def explain(model, images: Any, method: str = "gradcam", target: Any = None, lay
                        output=tgt.output, labels=tgt.labels, layer=path, scores=out["scores"],
                        grads=out.get("grads"), images=shown, family=m.family,
                        probabilities=out.get("probabilities"), originals=originals,
-                       windows=windows, task=_task(model, tgt))
+                       windows=windows, task=_task(model, tgt),
+                       info={k[len(base.INFO):]: v for k, v in out.items()
+                             if k.startswith(base.INFO)})
 
 
 def _extra_inputs(model, extra, n: int) -> list[np.ndarray]:

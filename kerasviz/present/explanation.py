@@ -61,6 +61,10 @@ class Explanation:
             :func:`kerasviz.core.images.fit_window`).
         task: what ``scores`` are, for titles: ``"classification"``, ``"regression"`` or
             ``"callable"`` (a callable target).
+        info: what a method reports per image, name → ``(N,)`` array; e.g. integrated
+            gradients' ``completeness_error`` ``|Σ grads − (S(x) − S(x₀))|``, ``score_change``
+            ``S(x) − S(x₀)`` and ``steps`` (see :mod:`kerasviz.methods.gradients`). Empty for
+            methods that report nothing.
     """
     maps: np.ndarray
     raw: np.ndarray
@@ -77,6 +81,7 @@ class Explanation:
     originals: tuple | None = field(default=None, repr=False)
     windows: np.ndarray | None = None
     task: str = "classification"
+    info: dict = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.maps)
@@ -94,7 +99,8 @@ class Explanation:
                        labels=tuple(np.asarray(self.labels, dtype=object)[idx]),
                        scores=pick(self.scores), grads=pick(self.grads), images=pick(self.images),
                        probabilities=pick(self.probabilities), originals=originals,
-                       windows=pick(self.windows))
+                       windows=pick(self.windows),
+                       info={k: pick(v) for k, v in self.info.items()})
 
     def __repr__(self) -> str:
         layer = f", layer={self.layer!r}" if self.layer else ""

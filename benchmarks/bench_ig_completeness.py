@@ -1,0 +1,119 @@
+"""How exact are integrated gradients? Completeness error of kerasviz's rule against the
+Riemann sums at the same number of model evaluations.
+
+Completeness: the attributions of integrated gradients add up to ``S(x) − S(x₀)``. A quadrature
+rule misses it by its error in ``∫₀¹ dS/dα dα``. For each model and photo this prints the
+relative error ``|Σ attributions − (S(x) − S(x₀))| / |S(x) − S(x₀)|`` of
+
+* kerasviz's trapezoidal rule (``explain(..., "integrated_gradients", steps=E − 1)``: E gradient
+  evaluations),
+* the right Riemann sum of the IG paper, ``(1/E) Σ_{k=1..E} ∂S/∂x(x₀ + k/E · (x − x₀))``, and the
+  left one (``k = 0 … E − 1``), written here from the paper's definition (E evaluations each),
+
+for E = 33 (kerasviz's default, 32 intervals) and E = 50 (the paper's 50-step sum), and the
+intervals ``tolerance=0.01`` needs. Models: VGG16 and MobileNetV2 from ``keras.applications``
+with random weights (``weights=None``: no download) at 224², the baseline 0 in model-input space,
+the target each image's top class (logits: the final softmax removed, as kerasviz does).
+
+Usage::
+
+    python benchmarks/bench_ig_completeness.py [--images 3] [--json out.json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+
+def photos(n: int) -> list[np.ndarray]:
+    from kerasviz.data import photos as P
+
+    return [P.photo(name) for name in P.available()[:n]]
+
+
+def models():
+    """(title, model ending in logits, its preprocessing)."""
+    import keras
+    from keras.applications import mobilenet_v2, vgg16
+
+    keras.utils.set_random_seed(0)
+    yield ("VGG16 (random weights)", vgg16.VGG16(weights=None, classifier_activation=None),
+           vgg16.preprocess_input)
+    yield ("MobileNetV2 (random weights)",
+           mobilenet_v2.MobileNetV2(weights=None, classifier_activation=None),
+           mobilenet_v2.preprocess_input)
+
+
+def riemann(logits, x, unit, evaluations: int, side: str) -> float:
+    """Σ attributions of the ``side`` ("left"/"right") Riemann sum with ``evaluations`` points."""
+    import tensorflow as tf
+
+    m = evaluations
+    ks = np.arange(1, m + 1) if side == "right" else np.arange(0, m)
+    total = np.zeros(x.shape, np.float64)
+    for chunk in np.array_split(ks, max(1, m // 8)):
+        xs = tf.constant((chunk / m)[:, None, None, None] * x[None], tf.float32)
+        with tf.GradientTape() as tape:
+            tape.watch(xs)
+            s = tf.reduce_sum(logits(xs)[:, unit])
+        total += tape.gradient(s, xs).numpy().sum(axis=0)
+    return float((x * total / m).sum())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--images", type=int, default=3)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+
+    import tensorflow as tf
+
+    import kerasviz
+    from kerasviz.core import models as M
+
+    rows = []
+    for title, logits, pre in models():
+        model = M.register_model(logits, preprocess=pre)
+        x = kerasviz.preprocess(model, photos(args.images))
+        for i, xi in enumerate(x):
+            unit = int(np.argmax(model.predict(xi[None], verbose=0)))
+            change = float(logits(xi[None])[0, unit] - logits(tf.zeros_like(xi[None]))[0, unit])
+            row = {"model": title, "image": i, "score_change": change}
+            for e in (33, 50):
+                exp = kerasviz.explain(model, xi[None], "integrated_gradients", target=unit,
+                                       steps=e - 1, progress=False)
+                row[f"trapezoid_{e}"] = float(exp.info["completeness_error"][0]) / abs(change)
+                for side in ("right", "left"):
+                    row[f"riemann_{side}_{e}"] = abs(riemann(logits, xi, unit, e, side) - change) / abs(change)
+            tol = kerasviz.explain(model, xi[None], "integrated_gradients", target=unit, steps=8,
+                                   tolerance=0.01, max_steps=1024, progress=False)
+            row["tolerance_0.01_steps"] = int(tol.info["steps"][0])
+            row["tolerance_0.01_error"] = float(tol.info["completeness_error"][0]) / abs(change)
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+
+    keys = ["trapezoid_33", "riemann_right_33", "riemann_left_33", "trapezoid_50",
+            "riemann_right_50", "riemann_left_50"]
+    print("\nmedian relative completeness error (lower is better)")
+    print(f"{'model':30s} " + " ".join(f"{k:>17s}" for k in keys))
+    for title in dict.fromkeys(r["model"] for r in rows):
+        mine = [r for r in rows if r["model"] == title]
+        print(f"{title:30s} " + " ".join(f"{np.median([r[k] for r in mine]):17.4f}" for k in keys))
+    if args.json:
+        args.json.write_text(json.dumps({"date": time.strftime("%Y-%m-%d"),
+                                         "machine": platform.processor() or platform.machine(),
+                                         "cores": os.cpu_count(), "rows": rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
