@@ -11,9 +11,10 @@ relative error ``|Σ attributions − (S(x) − S(x₀))| / |S(x) − S(x₀)|``
   left one (``k = 0 … E − 1``), written here from the paper's definition (E evaluations each),
 
 for E = 33 (kerasviz's default, 32 intervals) and E = 50 (the paper's 50-step sum), and the
-intervals ``tolerance=0.01`` needs. Models: VGG16 and MobileNetV2 from ``keras.applications``
-with random weights (``weights=None``: no download) at 224², the baseline 0 in model-input space,
-the target each image's top class (logits: the final softmax removed, as kerasviz does).
+intervals ``tolerance=0.01`` needs. Models: EfficientNet-Lite0 with its ImageNet weights (ReLU6,
+shipped offline), VGG16 and MobileNetV2 from ``keras.applications`` with random weights and
+biases (``weights=None``: no download) at 224², the baseline 0 in model-input space, the target
+each image's top class (logits: the final softmax removed, as kerasviz does).
 
 Usage::
 
@@ -42,15 +43,29 @@ def photos(n: int) -> list[np.ndarray]:
 
 
 def models():
-    """(title, model ending in logits, its preprocessing)."""
+    """(title, model ending in logits, its preprocessing). The random networks get random biases
+    too: with Keras' zero-initialised biases a ReLU network is positively homogeneous, so the
+    score is linear along the path from x₀ = 0 and the path integral degenerate (its gradient
+    is constant for α > 0 and 0 at α = 0, which only a rule that skips α = 0 gets right)."""
     import keras
     from keras.applications import mobilenet_v2, vgg16
 
+    import kerasviz
+
+    def with_biases(model):
+        rng = np.random.default_rng(0)
+        for layer in model.layers:
+            if getattr(layer, "bias", None) is not None:
+                layer.bias.assign(rng.normal(0, 0.05, layer.bias.shape).astype("float32"))
+        return model
+
     keras.utils.set_random_seed(0)
-    yield ("VGG16 (random weights)", vgg16.VGG16(weights=None, classifier_activation=None),
-           vgg16.preprocess_input)
-    yield ("MobileNetV2 (random weights)",
-           mobilenet_v2.MobileNetV2(weights=None, classifier_activation=None),
+    lite = kerasviz.load_model("efficientnet_lite0")
+    yield ("EfficientNet-Lite0 (ImageNet weights, ReLU6)", lite, None)
+    yield ("VGG16 (random weights and biases)",
+           with_biases(vgg16.VGG16(weights=None, classifier_activation=None)), vgg16.preprocess_input)
+    yield ("MobileNetV2 (random weights and biases, ReLU6)",
+           with_biases(mobilenet_v2.MobileNetV2(weights=None, classifier_activation=None)),
            mobilenet_v2.preprocess_input)
 
 
@@ -65,9 +80,13 @@ def riemann(logits, x, unit, evaluations: int, side: str) -> float:
         xs = tf.constant((chunk / m)[:, None, None, None] * x[None], tf.float32)
         with tf.GradientTape() as tape:
             tape.watch(xs)
-            s = tf.reduce_sum(logits(xs)[:, unit])
+            s = tf.reduce_sum(_out(logits(xs))[:, unit])
         total += tape.gradient(s, xs).numpy().sum(axis=0)
     return float((x * total / m).sum())
+
+
+def _out(outputs):
+    return outputs[0] if isinstance(outputs, (list, tuple)) else outputs
 
 
 def main() -> None:
@@ -82,13 +101,22 @@ def main() -> None:
     from kerasviz.core import models as M
 
     rows = []
-    for title, logits, pre in models():
-        model = M.register_model(logits, preprocess=pre)
+    from kerasviz.core.models import register_model
+    from kerasviz.core.replay import replay_model
+
+    for title, model, pre in models():
+        if pre is not None:
+            model = register_model(model, preprocess=pre)
+        # the scores kerasviz explains: the model replayed with its final softmax removed
+        logits = replay_model(model, [], logits=True)
         x = kerasviz.preprocess(model, photos(args.images))
         for i, xi in enumerate(x):
             unit = int(np.argmax(model.predict(xi[None], verbose=0)))
-            change = float(logits(xi[None])[0, unit] - logits(tf.zeros_like(xi[None]))[0, unit])
+            change = float(_out(logits(xi[None]))[0, unit] - _out(logits(tf.zeros_like(xi[None])))[0, unit])
             row = {"model": title, "image": i, "score_change": change}
+            if abs(change) < 1e-6:  # a relative error is undefined: say so, measure the others
+                print(json.dumps({**row, "skipped": "S(x) = S(x0)"}), flush=True)
+                continue
             for e in (33, 50):
                 exp = kerasviz.explain(model, xi[None], "integrated_gradients", target=unit,
                                        steps=e - 1, progress=False)

@@ -26,7 +26,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from kerasviz import _progress, _validate
+from kerasviz import _device, _progress, _validate
 from kerasviz.errors import ArgumentError, ExplanationWarning, one_line
 from kerasviz.present.outputs import OutputFolder
 
@@ -126,6 +126,7 @@ def batch_explain(model, inputs: Any, methods: Sequence[str] | str = ("gradcam",
     batch_size = _validate.positive_int("batch_size", batch_size)
     retry_failed = _validate.boolean("retry_failed", retry_failed)
     paths = expand_inputs(inputs)
+    device = _device.resolve()  # $KERASVIZ_DEVICE: a bad value fails before the model loads
     if isinstance(model, (str, Path)):
         model_id, model = model_id or str(model), kerasviz.load_model(model)
     kerasviz.as_target(model, target, 1)  # a bad target or preprocessing fails now, not later
@@ -144,7 +145,6 @@ def batch_explain(model, inputs: Any, methods: Sequence[str] | str = ("gradcam",
     done = {r["key"] for r in records if r.get("key")}
     start = time.perf_counter()
     explained = skipped = 0
-    device = _device()
     bar = _progress.bar(total=len(paths), progress=progress, desc="batch", unit="img")
     pool = ThreadPoolExecutor(1, thread_name_prefix="kerasviz-decode")
     chunks = [paths[i:i + batch_size] for i in range(0, len(paths), batch_size)]
@@ -277,8 +277,3 @@ def _jsonable(value):
     except TypeError:
         return repr(value)
 
-
-def _device() -> str:
-    import tensorflow as tf
-
-    return "GPU:0" if tf.config.list_logical_devices("GPU") else "CPU:0"

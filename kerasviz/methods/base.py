@@ -99,7 +99,7 @@ class Context:
                     tf.GradientTape(persistent=True, watch_accessed_variables=False) as tape:
                 tape.watch(self.x)  # records the ops downstream of x (weights are not watched)
                 outs = L.as_list(model(self.feed(self.x), training=False))
-                a = tf.cast(outs.pop(0), tf.float32) if tap else None
+                a = outs.pop(0) if tap else None  # in the layer's dtype: the tape's path
                 units = self.plan.target.resolve(outs, self._units_in)
                 scores = self.plan.target.score(outs, units)
             self._passes[mode] = (tape, a, units, scores, outs)
@@ -119,7 +119,10 @@ class Context:
 
     @property
     def A(self):  # noqa: N802 (the papers' notation)
-        return self._pass(None)[1]
+        if "A" not in self._grads:  # float32 even for a mixed-precision layer
+            with self._graph.as_default():
+                self._grads["A"] = tf.cast(self._pass(None)[1], tf.float32)
+        return self._grads["A"]
 
     @property
     def units(self):
@@ -405,10 +408,12 @@ class Plan:
         return out
 
     def __call__(self, x: np.ndarray, units: np.ndarray | None, progress: bool | None = None,
-                 extra: list | None = None, options: dict | None = None) -> dict:
+                 extra: list | None = None, options: dict | None = None,
+                 device: str | None = None) -> dict:
         """Run on a batch ``x`` ``float32 (N, H, W, C)`` in chunks of ``batch_size`` images
         (``extra``: arrays for the model's other inputs, N rows each; ``options``: the method's
-        checked option values, see :meth:`Method.check`).
+        checked option values, see :meth:`Method.check`; ``device``: a TensorFlow device such as
+        ``"GPU:0"``, None for TensorFlow's placement).
 
         Maps that are NaN / Inf, or whose target score is, are set to 0, and an empty map (all 0)
         gives one :class:`~kerasviz.errors.ExplanationWarning` per call (see :func:`check_maps`).
@@ -422,18 +427,19 @@ class Plan:
         units = np.zeros(n, np.int32) if units is None else np.asarray(units, np.int32)
         values = [self.method.specs[k].as_input(options[k]) for k in self.inputs]
         extra = list(extra or [])
-        if not _progress.wanted(progress):
-            out = self._in_chunks(self.compiled, x, units, extra, values)
+        with tf.device(device):
+            if not _progress.wanted(progress):
+                out = self._in_chunks(self.compiled, x, units, extra, values)
+                return check_maps(self, out, x, extra)
+            if self._with_ticks is None:  # a second graph, only for calls that show a bar
+                self._with_ticks = tf.function(_Graph(self, report=True), autograph=False,
+                                               input_signature=self._signature)
+            self._bar = CallProgress(n, self.method.name, progress)
+            try:
+                out = self._in_chunks(self._with_ticks, x, units, extra, values)
+            finally:
+                self._bar = self._bar.close()
             return check_maps(self, out, x, extra)
-        if self._with_ticks is None:  # a second graph, only for calls that show a bar
-            self._with_ticks = tf.function(_Graph(self, report=True), autograph=False,
-                                           input_signature=self._signature)
-        self._bar = CallProgress(n, self.method.name, progress)
-        try:
-            out = self._in_chunks(self._with_ticks, x, units, extra, values)
-        finally:
-            self._bar = self._bar.close()
-        return check_maps(self, out, x, extra)
 
     def _tick(self, loop, done, total):
         """Called by the graph of a call with a bar (:meth:`Context._chunk`): the outermost loop

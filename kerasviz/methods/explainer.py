@@ -16,7 +16,8 @@ from kerasviz.present.explanation import Explanation
 
 def explain(model, images: Any, method: str = "gradcam", target: Any = None, layer: Any = None, *,
             batch_size: int | None = None, progress: bool | None = None, preprocess=None,
-            extra_inputs=None, smooth: dict | None = None, **options) -> Explanation:
+            extra_inputs=None, smooth: dict | None = None, device: str | None = None,
+            **options) -> Explanation:
     """Explain a model's decision on images with one method.
 
     How ``images`` are told apart (the rule of :func:`kerasviz.preprocess`): ``uint8`` arrays
@@ -54,6 +55,9 @@ def explain(model, images: Any, method: str = "gradcam", target: Any = None, lay
         extra_inputs: for models with several inputs: the image must be the *first* input;
             give the others as a list of arrays in ``model.inputs`` order, one row per image.
             They are held fixed; attributions are for the image.
+        device: ``"auto"`` (the GPU when TensorFlow sees one, else the CPU), ``"cpu"`` or
+            ``"gpu"``; None reads ``$KERASVIZ_DEVICE`` (default ``"auto"``). The device used is
+            ``Explanation.device``.
         smooth: run ``method`` through the noise tunnel (:func:`kerasviz.methods.smooth`): a
             dict of its settings, ``samples`` (int ≥ 1, default 25), ``noise`` (≥ 0, a fraction
             of each image's value range, default 0.15) and ``seed`` (default 0); the map is the
@@ -72,7 +76,8 @@ def explain(model, images: Any, method: str = "gradcam", target: Any = None, lay
         UnknownMethodError: unknown method (closest names listed).
         ArgumentError: unknown option (closest names listed), an option value out of its range
             (the option, its valid range and the value are named), bad ``smooth`` settings,
-            a bad ``batch_size``, ``preprocess`` or ``extra_inputs``.
+            a bad ``batch_size``, ``preprocess``, ``extra_inputs`` or ``device`` (``"gpu"``
+            where TensorFlow sees none included).
         ImageError: unreadable images, no images, wrong input size, NaN/Inf in a float batch.
         ModelError: not a keras.Model, a subclassed or unbuilt model, no conv layer for a CAM
             method, unknown preprocessing for raw images, ``cam`` without a GAP → Dense head.
@@ -83,6 +88,7 @@ def explain(model, images: Any, method: str = "gradcam", target: Any = None, lay
     from kerasviz import methods as registry
     from kerasviz.methods import base
     from kerasviz.core.targets import as_target
+    from kerasviz import _device
 
     m = registry.get(method)
     if smooth is not None:
@@ -94,6 +100,7 @@ def explain(model, images: Any, method: str = "gradcam", target: Any = None, lay
     opts = m.check(options)
     if batch_size is not None:
         batch_size = _validate.positive_int("batch_size", batch_size)
+    where = _device.resolve(device)
     x, shown, originals, windows = _inputs(model, images, preprocess)
     extra = _extra_inputs(model, extra_inputs, len(x))
     tgt = as_target(model, target, len(x))
@@ -106,14 +113,14 @@ def explain(model, images: Any, method: str = "gradcam", target: Any = None, lay
                       stacklevel=2)
     plan = base.plan_for(model, m, path, tgt, x.shape[1:], opts,
                          batch_size or base.DEFAULT_BATCH_SIZE)
-    out = plan(x, tgt.units, progress, extra, opts)
+    out = plan(x, tgt.units, progress, extra, opts, device=where)
     tgt = tgt.with_units(out["units"])
     return Explanation(maps=out["maps"], raw=out["raw"], method=m.name,
                        target=None if tgt.units is None else tgt.units.astype(np.int64),
                        output=tgt.output, labels=tgt.labels, layer=path, scores=out["scores"],
                        grads=out.get("grads"), images=shown, family=m.family,
                        probabilities=out.get("probabilities"), originals=originals,
-                       windows=windows, task=_task(model, tgt),
+                       windows=windows, task=_task(model, tgt), device=where,
                        info={k[len(base.INFO):]: v for k, v in out.items()
                              if k.startswith(base.INFO)})
 

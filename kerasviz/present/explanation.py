@@ -65,6 +65,7 @@ class Explanation:
             gradients' ``completeness_error`` ``|Σ grads − (S(x) − S(x₀))|``, ``score_change``
             ``S(x) − S(x₀)`` and ``steps`` (see :mod:`kerasviz.methods.gradients`). Empty for
             methods that report nothing.
+        device: the TensorFlow device the maps were computed on (``"CPU:0"``, ``"GPU:0"``).
     """
     maps: np.ndarray
     raw: np.ndarray
@@ -82,6 +83,7 @@ class Explanation:
     windows: np.ndarray | None = None
     task: str = "classification"
     info: dict = field(default_factory=dict)
+    device: str | None = None
 
     def __len__(self) -> int:
         return len(self.maps)

@@ -13,7 +13,9 @@ values and the output folder are checked before a model is loaded. Building the 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
 import sys
 
 #: Sub-command modules, in the order ``kerasviz --help`` lists them.
@@ -69,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         import_tensorflow()
     from kerasviz.errors import KerasvizError, one_line
     try:
-        return int(args.func(args) or 0)
+        with _device_for(args):
+            return int(args.func(args) or 0)
     except (KerasvizError, OSError) as exc:  # user errors: one line, no traceback
         print(f"kerasviz {args.command}: error: {one_line(exc)}", file=sys.stderr)
         return 2
@@ -79,6 +82,27 @@ def main(argv: list[str] | None = None) -> int:
               f"the same command again to {'resume' if args.command == 'batch' else 'redo it'}.",
               file=sys.stderr)
         return 130
+
+
+@contextlib.contextmanager
+def _device_for(args):
+    """``--device``: ``$KERASVIZ_DEVICE`` for the command (so every ``explain`` it makes uses
+    it), checked first (``gpu`` without one is an error before any work), restored after."""
+    from kerasviz import _device
+
+    if getattr(args, "device", None) is None:
+        yield
+        return
+    before = os.environ.get(_device.ENV)
+    os.environ[_device.ENV] = args.device
+    try:
+        _device.resolve(args.device)
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(_device.ENV, None)
+        else:
+            os.environ[_device.ENV] = before
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -17,6 +17,15 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
                         "or a JSON list (for model files)")
 
 
+def add_device_option(p: argparse.ArgumentParser) -> None:
+    """Add ``--device auto|cpu|gpu`` (sets ``$KERASVIZ_DEVICE`` for the command's explanations)."""
+    from kerasviz._device import CHOICES
+
+    p.add_argument("--device", choices=CHOICES, default=None,
+                   help="where to compute: auto (the GPU when TensorFlow sees one; default, or "
+                        "$KERASVIZ_DEVICE), cpu or gpu")
+
+
 def add_report_options(p: argparse.ArgumentParser, what: str = "the results") -> None:
     """Add ``--json`` (``what`` as JSON on stdout) and ``--quiet`` (no progress bars)."""
     p.add_argument("--json", action="store_true", help=f"print {what} as JSON on stdout")

@@ -17,7 +17,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from kerasviz.apps.cli._common import (add_model_argument, add_model_options, add_output_options,
+from kerasviz.apps.cli._common import (add_device_option, add_model_argument, add_model_options,
+                                       add_output_options,
                                        add_report_options, check, load_model,
                                        methods_type, parse_option, print_json, progress)
 from kerasviz.apps.cli.explain import _target
@@ -45,6 +46,7 @@ def register(subparsers) -> None:
     p.add_argument("--retry-failed", action="store_true",
                    help="explain again the images that failed in an earlier run")
     add_report_options(p, "the summary")
+    add_device_option(p)
     add_model_options(p)
     add_output_options(p, "kerasviz_batch")
     p.set_defaults(func=run)

@@ -14,7 +14,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from kerasviz.apps.cli._common import add_output_options, methods_type, open_output
+from kerasviz.apps.cli._common import (add_device_option, add_output_options, methods_type,
+                                       open_output)
 
 
 def _models(text: str) -> list[str]:
@@ -77,6 +78,7 @@ def register(subparsers) -> None:
     p.add_argument("--cell-size", type=int, default=None,
                    help="side of each cell's picture in pixels (default 192)")
     p.add_argument("--json", action="store_true", help="print results.json to stdout")
+    add_device_option(p)
     add_output_options(p, "kerasviz_compare")
     p.set_defaults(func=run)
 

@@ -19,7 +19,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from kerasviz.apps.cli._common import (add_input_options, add_model_options, add_output_options,
+from kerasviz.apps.cli._common import (add_device_option, add_input_options, add_model_options,
+                                       add_output_options,
                                        add_report_options, check, load_images, load_model,
                                        methods_type, open_output, parse_option, print_json, progress,
                                        report_bad, stems)
@@ -48,6 +49,7 @@ def register(subparsers) -> None:
     p.add_argument("--colormap", default="jet", help="jet, turbo, viridis, inferno, magma, hot, gray")
     p.add_argument("--batch-size", type=int, default=None, help="model evaluations per step")
     add_report_options(p, "predictions, targets, scores, boxes, timings and files")
+    add_device_option(p)
     add_model_options(p)
     add_output_options(p, "kerasviz_explain")
     p.set_defaults(func=run)
@@ -117,7 +119,7 @@ def _explain(args, out, paths, pixels, options) -> dict:
     import time
 
     import kerasviz
-    from kerasviz.apps.batch import _device
+    from kerasviz import _device
     from kerasviz.apps.cli.predict import predictions
     from kerasviz.methods import registry
     from kerasviz.present import render
@@ -152,5 +154,5 @@ def _explain(args, out, paths, pixels, options) -> dict:
                 "target": exp.labels[i], "score": score if math.isfinite(score) else None,
                 "box": [int(v) for v in boxes[i]], "layer": exp.layer,
                 "files": [f.name for f in files]}
-    return {"device": _device(), "seconds": {k: round(v, 4) for k, v in seconds.items()},
+    return {"device": _device.resolve(), "seconds": {k: round(v, 4) for k, v in seconds.items()},
             "images": items}
