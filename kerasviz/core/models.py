@@ -242,6 +242,14 @@ def load_model(name_or_path: Any, weights: Any = "imagenet", *, include_top: boo
         return register_model(model, preprocess=preprocess or known.preprocess,
                               class_names=class_names if class_names is not None else known.class_names)
     key = str(name_or_path)
+    path = Path(key).expanduser()
+    from kerasviz.core import savedmodel
+
+    if savedmodel.is_saved_model(path):  # before the names: no model code is imported for it
+        return _load_saved_model(path, signature, preprocess, class_names)
+    if signature is not None:
+        raise ArgumentError(f"signature= is for SavedModel folders (holding saved_model.pb). "
+                            f"Received: signature={signature!r} for {key!r}.")
     from kerasviz.data.demo_models import DEMO_MODELS
 
     if key.lower() in DEMO_MODELS:
@@ -252,14 +260,6 @@ def load_model(name_or_path: Any, weights: Any = "imagenet", *, include_top: boo
     if key.lower() in APPLICATIONS:
         return _load_application(key.lower(), weights, include_top, input_shape,
                                  _validate.boolean("download", download), **kwargs)
-    path = Path(key).expanduser()
-    from kerasviz.core import savedmodel
-
-    if savedmodel.is_saved_model(path):
-        return _load_saved_model(path, signature, preprocess, class_names)
-    if signature is not None:
-        raise ArgumentError(f"signature= is for SavedModel folders (holding saved_model.pb). "
-                            f"Received: signature={signature!r} for {key!r}.")
     if path.suffix in (".keras", ".h5", ".hdf5") or path.exists():
         return _load_file(path, safe_mode, preprocess, class_names)
     raise ModelError(f"Unknown model {key!r}. Expected a model name or a .keras/.h5 file. "

@@ -248,7 +248,7 @@ def export_model(model, path, layer=None, *, force: bool = False) -> Path:
                          f"single-output classifier.")
     layer = L.resolve_layer(model, layer)
     check_layer_is_spatial(model, layer)
-    _check_folder(folder, force)
+    check_folder(folder, force)
     tmp = folder.with_name(f".{folder.name}.{os.getpid()}.kerasviz-tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
@@ -258,7 +258,7 @@ def export_model(model, path, layer=None, *, force: bool = False) -> Path:
                 "class_names": list(names) if isinstance(names, (list, tuple)) else names}
         (tmp / META).parent.mkdir(parents=True, exist_ok=True)
         (tmp / META).write_text(json.dumps(meta, indent=1), encoding="utf-8")
-        _check_folder(folder, force)  # again: nothing appeared there meanwhile
+        check_folder(folder, force)  # again: nothing appeared there meanwhile
         old = folder.with_name(f".{folder.name}.{os.getpid()}.kerasviz-old")
         if folder.exists():
             os.replace(folder, old)
@@ -276,7 +276,7 @@ def _as_path(value) -> Path:
     return Path(value).expanduser()
 
 
-def _check_folder(folder: Path, force: bool) -> None:
+def check_folder(folder: Path, force: bool) -> None:
     """Refuse a link, a file, or a non-empty folder without ``force`` (before any work)."""
     if folder.is_symlink():
         raise OutputError(f"The export folder '{folder}' is a symbolic link; kerasviz never writes "
