@@ -179,3 +179,21 @@ def test_export_folder_is_never_half_written_nor_overwritten(tmp_path):
     np.testing.assert_allclose(exp.raw, kerasviz.explain(model, images(2, 16), "gradcam",
                                                          target=[0, 1], layer="c1").raw,
                                rtol=1e-4, atol=1e-6)
+
+
+def test_the_rest_client_of_the_docs_gives_the_gradcam_map(exported):
+    """docs/deploy.md's client arithmetic on a TF-Serving-shaped response (one JSON row per
+    instance of the ``explain`` signature's outputs; TF Serving itself is not run here)."""
+    import tensorflow as tf
+
+    root, model, x, ref = exported
+    sig = tf.saved_model.load(str(root / "explainable")).signatures["explain"]
+    res = sig(images=tf.constant(x[:1]), class_index=tf.constant([-1]))
+    out = json.loads(json.dumps({k: v.numpy()[0].tolist() for k, v in res.items()}))
+    a, g = np.array(out["activations"]), np.array(out["gradients"])
+    cam = np.maximum((a * g.mean(axis=(0, 1))).sum(-1), 0)
+    assert out["class_index"] == ref["gradcam_target"][0]
+    # float64 arithmetic on float32 values: agrees with the engine's float32 map to ~1e-6
+    np.testing.assert_allclose(cam, np.maximum(ref["gradcam"][0], 0), rtol=1e-4,
+                               atol=1e-5 * cam.max())
+    assert kerasviz.render.colorize(cam / cam.max()).shape == (*cam.shape, 3)

@@ -262,7 +262,8 @@ def load_model(name_or_path: Any, weights: Any = "imagenet", *, include_top: boo
                                  _validate.boolean("download", download), **kwargs)
     if path.suffix in (".keras", ".h5", ".hdf5") or path.exists():
         return _load_file(path, safe_mode, preprocess, class_names)
-    raise ModelError(f"Unknown model {key!r}. Expected a model name or a .keras/.h5 file. "
+    raise ModelError(f"Unknown model {key!r}. Expected a model name, a .keras/.h5 file or a "
+                     f"SavedModel folder (holding saved_model.pb). "
                      f"{suggest(key, available_models())}")
 
 

@@ -218,7 +218,7 @@ def export_model(model, path, layer=None, *, force: bool = False) -> Path:
 
     The folder is written beside its place under a temporary name and renamed into place, so it
     is never half-written; a non-empty ``path`` is replaced only with ``force=True``; a link is
-    refused.
+    refused; missing parent folders are created (``exported/shapes/1``, TF Serving's layout).
 
     Args:
         model: a Functional or Sequential ``keras.Model`` with one image input and one output.
@@ -249,6 +249,7 @@ def export_model(model, path, layer=None, *, force: bool = False) -> Path:
     layer = L.resolve_layer(model, layer)
     check_layer_is_spatial(model, layer)
     check_folder(folder, force)
+    folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = folder.with_name(f".{folder.name}.{os.getpid()}.kerasviz-tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
@@ -287,9 +288,6 @@ def check_folder(folder: Path, force: bool) -> None:
     if folder.is_dir() and any(folder.iterdir()) and not force:
         raise OutputError(f"The export folder '{folder}' is not empty. Expected a new or empty "
                           f"folder; give another path, or add --force (force=True) to replace it.")
-    if not folder.parent.is_dir():
-        raise OutputError(f"The parent folder of '{folder}' does not exist. Expected an "
-                          f"existing parent folder. Create it first.")
 
 
 def _write(model, layer: str, folder: Path) -> None:
