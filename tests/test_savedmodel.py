@@ -197,3 +197,23 @@ def test_the_rest_client_of_the_docs_gives_the_gradcam_map(exported):
     np.testing.assert_allclose(cam, np.maximum(ref["gradcam"][0], 0), rtol=1e-4,
                                atol=1e-5 * cam.max())
     assert kerasviz.render.colorize(cam / cam.max()).shape == (*cam.shape, 3)
+
+
+def test_signatures_kerasviz_cannot_explain_are_refused_at_load(tmp_path):
+    import tensorflow as tf
+
+    module = tf.Module()
+    module.bytes_in = tf.function(lambda x: {"y": tf.reduce_sum(tf.cast(x, tf.float32), [1, 2, 3])},
+                                  input_signature=[tf.TensorSpec((None, 8, 8, 3), tf.uint8)])
+    module.two_in = tf.function(lambda a, b: {"y": a + b}, input_signature=[
+        tf.TensorSpec((None, 4), tf.float32, name="a"), tf.TensorSpec((None, 4), tf.float32, name="b")])
+    tf.saved_model.save(module, str(tmp_path / "m"), signatures={
+        "serving_default": module.bytes_in, "two": module.two_in})
+    with pytest.raises(kerasviz.ModelError, match="uint8.*float images"):
+        kerasviz.load_model(tmp_path / "m")
+    with pytest.raises(kerasviz.ModelError, match="takes 2 inputs"):
+        kerasviz.load_model(tmp_path / "m", signature="two")
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "saved_model.pb").write_bytes(b"not a protobuf")
+    with pytest.raises(kerasviz.ModelError, match="Could not load the SavedModel"):
+        kerasviz.load_model(tmp_path / "broken")

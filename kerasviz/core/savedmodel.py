@@ -31,6 +31,8 @@ import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
+import keras
+
 from kerasviz.errors import ArgumentError, ModelError, OutputError, TargetError
 
 #: CAM methods that need only a layer's activations and their gradient (what ``explain`` returns).
@@ -73,14 +75,14 @@ def load_saved_model(path, signature: str | None = None):
     """A Keras functional model running signature ``signature`` of the SavedModel in ``path``.
 
     Returns:
-        ``(model, info)``: the wrapper (input: the signature's one tensor input, batch first;
-        outputs: the signature's outputs in key order) and its :class:`SavedModelInfo`.
+        ``(model, info, meta)``: the wrapper (input: the signature's one tensor input, batch
+        first; outputs: the signature's outputs in key order), its :class:`SavedModelInfo` and
+        the folder's ``assets.extra/kerasviz.json`` (``{}`` when absent).
 
     Raises:
         ModelError: an unreadable SavedModel, an unknown signature (the available ones are
             listed), a signature with several inputs or a non-float input.
     """
-    import keras
     import tensorflow as tf
 
     path = Path(path)
@@ -93,7 +95,7 @@ def load_saved_model(path, signature: str | None = None):
                          f"kerasviz export.") from None
     if signature not in loaded.signatures:
         raise ModelError(f"The SavedModel in '{path}' has no signature {signature!r}. Expected "
-                         f"one of {sorted(loaded.signatures)} (--signature). ")
+                         f"one of {sorted(loaded.signatures)} (--signature).")
     fn = loaded.signatures[signature]
     inputs = fn.structured_input_signature[1]
     if len(inputs) != 1:
@@ -125,13 +127,7 @@ def _read_meta(path: Path) -> dict:
         return {}
 
 
-def _signature_layer_base():
-    import keras
-
-    return keras.layers.Layer
-
-
-class SignatureLayer(_signature_layer_base()):
+class SignatureLayer(keras.layers.Layer):
     """Runs one signature of a loaded SavedModel: input tensor → list of its outputs (key order).
     Not serialisable (it holds the loaded graph)."""
 
@@ -145,8 +141,6 @@ class SignatureLayer(_signature_layer_base()):
         return [res[k] for k in self._outs]
 
     def compute_output_spec(self, x):
-        import keras
-
         specs = self._fn.structured_outputs
         return [keras.KerasTensor(tuple(specs[k].shape), dtype=specs[k].dtype.name)
                 for k in self._outs]
@@ -293,7 +287,6 @@ def check_folder(folder: Path, force: bool) -> None:
 def _write(model, layer: str, folder: Path) -> None:
     """The SavedModel: ``serve`` (``serving_default``) as ``model.export()``, ``explain`` and
     ``logits``."""
-    import keras
     import tensorflow as tf
 
     from kerasviz._keras_compat import export_input_signature
