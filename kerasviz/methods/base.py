@@ -86,8 +86,8 @@ class Context:
     def _pass(self, mode: str | None = None):
         """``(tape, A, units, scores)`` of the forward pass with ReLU backward rule ``mode``
         (None: the model's own), run once per mode on a persistent tape watching ``x``."""
-        if mode not in self._passes and self.plan.saved_model is not None and mode is None \
-                and self.plan.layer is not None:  # a SavedModel's explain signature gives A, dA
+        explain_signature = self.plan.saved_model is not None and self.plan.layer is not None
+        if mode is None and mode not in self._passes and explain_signature:  # it gives A and dA
             from kerasviz.core.savedmodel import explain_pass
 
             with self._graph.as_default():
