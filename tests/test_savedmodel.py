@@ -154,6 +154,7 @@ def test_cam_on_a_plain_savedmodel_names_the_fix(exported):
         kerasviz.load_model("shapes", signature="logits")
     assert kerasviz.model_info(explainable).class_names == kerasviz.model_info(
         kerasviz.load_model("shapes")).class_names
+    assert explainable.name == "shapes" and plain.name == "plain"  # kerasviz.json, else the folder
 
 
 def test_export_folder_is_never_half_written_nor_overwritten(tmp_path):

@@ -309,7 +309,7 @@ def _load_saved_model(path: Path, signature, preprocess, class_names):
                             f"Received: signature={signature!r}.")
     model, sm, meta = savedmodel.load_saved_model(path, signature)
     names = class_names if class_names is not None else meta.get("class_names")
-    return register_model(model, name=path.name, preprocess=preprocess,
+    return register_model(model, name=model.name, preprocess=preprocess,
                           class_names=tuple(names) if isinstance(names, list) else names,
                           saved_model=sm)
 

@@ -114,7 +114,9 @@ def load_saved_model(path, signature: str | None = None):
     info = SavedModelInfo(str(path), signature, key, outs, layer)
     inp = keras.Input(tuple(spec.shape[1:]), dtype=spec.dtype.name, name=key)
     result = SignatureLayer(loaded, signature, key, outs, name=signature)(inp)
-    model = keras.Model(inp, result if len(outs) > 1 else result[0], name=path.name or "saved_model")
+    # TF Serving's layout is NAME/VERSION: a version number alone names nothing
+    name = meta.get("model") or (path.resolve().parent.name if path.name.isdigit() else path.name)
+    model = keras.Model(inp, result if len(outs) > 1 else result[0], name=name or "saved_model")
     _LOADED[model] = loaded
     return model, info, meta
 
