@@ -157,6 +157,16 @@ def test_cam_on_a_plain_savedmodel_names_the_fix(exported):
     assert explainable.name == "shapes" and plain.name == "plain"  # kerasviz.json, else the folder
 
 
+def test_the_noise_tunnel_runs_through_the_explain_signature(exported):
+    root, model, x, _ = exported
+    explainable = kerasviz.load_model(root / "explainable")
+    smooth = dict(samples=3, noise=0.1, seed=2)
+    ours = kerasviz.explain(explainable, x[:2], "gradcam++", target=[1, 3], smooth=smooth)
+    keras_model = kerasviz.explain(model, x[:2], "gradcam++", target=[1, 3], smooth=smooth)
+    np.testing.assert_allclose(ours.raw, keras_model.raw, rtol=1e-4,
+                               atol=1e-4 * np.abs(keras_model.raw).max())
+
+
 def test_export_folder_is_never_half_written_nor_overwritten(tmp_path):
     model = gap_dense(size=16)
     busy = tmp_path / "busy"

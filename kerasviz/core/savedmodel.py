@@ -179,7 +179,8 @@ def check_method(model, method, layer, target) -> str | None:
         raise ModelError(f"Method {method.name!r} reads a conv layer, but the SavedModel "
                          f"'{sm.path}' hides its layers (only its signatures' graphs are kept). "
                          f"{fix}")
-    if method.name not in EXPLAIN_METHODS:
+    inner = method.name[len("smooth("):-1] if method.name.startswith("smooth(") else method.name
+    if inner not in EXPLAIN_METHODS:  # the noise tunnel of one of them runs too
         raise ModelError(f"Method {method.name!r} needs more than the activations and gradients "
                          f"of layer {sm.layer!r} that the 'explain' signature of '{sm.path}' "
                          f"returns. Expected one of {list(EXPLAIN_METHODS)}, a method without a "
