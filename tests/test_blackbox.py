@@ -37,6 +37,18 @@ def test_occlusion_equals_sliding_the_patch_by_hand():
     np.testing.assert_allclose(exp.maps, (a - lo) / (hi - lo), atol=1e-4)  # the "pixel" rule
 
 
+def test_occlusion_stride_past_the_patch_leaves_uncovered_pixels_at_zero():
+    model = gap_dense(size=16, softmax=False)
+    x = images(1, 16, seed=4)
+    exp = kerasviz.explain(model, x, "occlusion", target=2, patch=3, stride=6)
+    covered = np.zeros(16, bool)
+    for t in [0, 6, 12, 13]:  # 0, 6, 12, and the last one moved to end at the edge
+        covered[t:t + 3] = True
+    assert np.isfinite(exp.raw).all() and not covered[3:6].any()
+    assert (exp.raw[0][~covered, :] == 0).all() and (exp.raw[0][:, ~covered] == 0).all()
+    assert (exp.raw[0][np.ix_(covered, covered)] != 0).mean() > 0.9
+
+
 def test_occlusion_patch_larger_than_the_image_is_one_position():
     model = gap_dense(size=16, softmax=False)
     x = images(1, 16, seed=1)

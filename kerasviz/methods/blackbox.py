@@ -30,7 +30,8 @@ def _spread(ctx, raw):
 
 def _windows(size, patch, stride):
     """``float32 (k, size)`` 0/1 rows: the 1-D windows of length ``patch`` at ``0, stride, …``,
-    the last one moved to end at ``size`` so that every position is covered."""
+    the last one moved to end at ``size`` (so that every position is covered when
+    ``stride ≤ patch``)."""
     patch = tf.minimum(patch, size)
     count = (size - patch + stride - 1) // stride + 1
     starts = tf.minimum(tf.range(count) * stride, size - patch)[:, None]
@@ -49,8 +50,9 @@ def occlusion(ctx, patch=Int(8, lo=1), stride=Int(4, lo=1), baseline=Float(0.0))
 
         raw_ij = Σ_j d_j · M_j(i, j) / Σ_j M_j(i, j)      (M_j: 1 inside patch j)
 
-    the mean drop over the patches covering the pixel (captum's ``Occlusion``). One forward pass
-    per position: ``⌈(H − patch) / stride⌉ + 1`` times the same along W.
+    the mean drop over the patches covering the pixel (captum's ``Occlusion``); 0 for pixels no
+    patch covers (between patches when ``stride > patch``). One forward pass per position:
+    ``⌈(H − patch) / stride⌉ + 1`` times the same along W.
 
     Args:
         patch: side of the square patch in pixels (int ≥ 1; clipped to the image's size).
@@ -75,8 +77,8 @@ def occlusion(ctx, patch=Int(8, lo=1), stride=Int(4, lo=1), baseline=Float(0.0))
 
     total = tf.shape(rows)[0] * nx
     drops = ctx.sum_chunks(chunk, total, x[..., 0])
-    cover = tf.reduce_sum(rows, 0)[:, None] * tf.reduce_sum(cols, 0)[None, :]  # Σ_j M_j, ≥ 1
-    return _spread(ctx, drops / cover[None])
+    cover = tf.reduce_sum(rows, 0)[:, None] * tf.reduce_sum(cols, 0)[None, :]  # Σ_j M_j
+    return _spread(ctx, tf.math.divide_no_nan(drops, cover[None]))  # 0 where no patch reaches
 
 
 def rise_masks(start, count, size, cells, p, seed):
