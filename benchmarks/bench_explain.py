@@ -35,12 +35,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 LIGHT = {"smoothgrad": {"samples": 8}, "integrated_gradients": {"steps": 8},
-         "scorecam": {"max_channels": 16}}
+         "scorecam": {"max_channels": 16}, "occlusion": {"patch": 56, "stride": 28},
+         "rise": {"masks": 64}}
+#: the library defaults of the options evals_per_image reads
+DEFAULTS = {"occlusion": {"patch": 8, "stride": 4}, "rise": {"masks": 1000}}
 
 
-def evals_per_image(name: str, options: dict, channels: int = 512) -> str:
+def evals_per_image(name: str, options: dict, channels: int = 512, size: int = 224) -> str:
     """Passes per image a method needs by design (``+ k head`` = k passes of the layers after
-    the explained layer only)."""
+    the explained layer only; ``k fwd`` = k forward passes without a backward one)."""
+    options = {**DEFAULTS.get(name, {}), **options}
+    if name == "occlusion":
+        patch = min(int(options["patch"]), size)
+        per_side = -(-(size - patch) // int(options["stride"])) + 1
+        return f"1 + {per_side ** 2} fwd"
+    if name == "rise":
+        return f"1 + {int(options['masks'])} fwd"
     if name == "smoothgrad":
         return str(int(options.get("samples", 25)))
     if name == "integrated_gradients":
@@ -172,7 +182,8 @@ def main(argv=None) -> int:
                 other = tf_keras_vis_runner(model, name, opts, layer)
                 if other is not None:
                     theirs = timed(lambda: other(x), args.repeat)[1]
-            rows.append((name, b, evals_per_image(name, opts), first, warm, warm / f_warm, theirs))
+            rows.append((name, b, evals_per_image(name, opts, size=size), first, warm, warm / f_warm,
+                         theirs))
             print(f"  {name:22s} batch {b}: first {first:7.2f} s, warm {warm:7.2f} s", flush=True)
 
     print()

@@ -36,6 +36,7 @@ _API = {
     "load_model": "kerasviz.core.models",
     "model_info": "kerasviz.core.models",
     "preprocess": "kerasviz.core.models",
+    "export_model": "kerasviz.core.savedmodel",
     # explanations
     "Explanation": "kerasviz.present.explanation",
     "Output": "kerasviz.core.targets",

@@ -15,6 +15,8 @@ function                        Keras internal it relies on
                                 weights files in the layout of Keras' published ones)
 :func:`imagenet_utils_module`   ``keras.src.applications.imagenet_utils`` (tests: its
                                 ``CLASS_INDEX`` global, to compare decode_predictions offline)
+:func:`export_input_signature`  ``keras.src.export.export_utils.get_input_signature`` (what
+                                ``model.export()`` serves)
 ==============================  =================================================================
 
 The versions the suite passes on are the bounds in ``setup.cfg``.
@@ -96,3 +98,12 @@ def imagenet_utils_module():
     from keras.src.applications import imagenet_utils
 
     return imagenet_utils
+
+
+def export_input_signature(model: keras.Model):
+    """The input signature ``model.export()`` gives its ``serve`` endpoint
+    (``keras.src.export.export_utils.get_input_signature``), so that :func:`kerasviz.export_model`
+    serves exactly what ``model.export()`` serves."""
+    from keras.src.export.export_utils import get_input_signature
+
+    return get_input_signature(model)

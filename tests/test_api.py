@@ -20,7 +20,7 @@ PUBLIC = sorted("""
     UnknownClassError UnknownMethodError WeightsNotFoundError ExplanationWarning
     datasets demo_models imagenet render features patterns methods
     decode_predictions load_image load_images layer_paths resolve_layer deprocess fetch_weights
-    load_model model_info preprocess ModelInfo
+    load_model model_info preprocess ModelInfo export_model
     Explanation Output Target as_target explain clear_caches compare Comparison
     activations layer_stats channel_grid filter_weights filter_patterns Patterns StatsTable
     batch_explain BatchSummary

@@ -149,6 +149,42 @@ def test_model_errors_name_the_cli_flags(folder, tmp_path, make_tiny_cnn, capsys
     assert "Cannot read --class-names" in capsys.readouterr().err
 
 
+# --- export ------------------------------------------------------------------------------------
+
+def test_export_then_explain_the_folder(folder, shapes, tmp_path):
+    root, images = folder
+    out = tmp_path / "served" / "1"
+    (tmp_path / "served").mkdir()
+    proc = kv("export", "shapes", out)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    assert proc.stdout.strip() == f"{out}: signatures serving_default, explain (layer conv4), logits"
+    res = tmp_path / "res"
+    # --signature logits: the pre-softmax scores, as kerasviz explains the Keras model
+    proc = kv("explain", "-m", out, "--signature", "logits", "--preprocess", "unit",
+              "--method", "gradcam,occlusion",
+              "--option", "patch=24", "--option", "stride=24", root / "img0.png", root / "img1.png",
+              "--json", "--quiet", "--out", res)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    x = kerasviz.preprocess(shapes, images[:2])
+    for method, opts in [("gradcam", {}), ("occlusion", {"patch": 24, "stride": 24})]:
+        exp = kerasviz.explain(shapes, x, method, **opts)
+        for i in range(2):
+            np.testing.assert_allclose(np.load(res / f"img{i}_{method}_map.npy"), exp.maps[i],
+                                       atol=1e-4)
+    assert report["images"][0]["methods"]["gradcam"]["layer"] == "conv4"
+
+    # failing inputs: one line, exit 2, the folder untouched
+    one_error_line(kv("export", "shapes", out), "export", "not empty", "--force")
+    assert sorted(p.name for p in (tmp_path / "served").iterdir()) == ["1"]
+    one_error_line(kv("explain", "-m", out, "--signature", "nope", "--preprocess", "unit",
+                      root / "img0.png", "--out", tmp_path / "r2"), "explain", "no signature 'nope'")
+    plain = tmp_path / "plain"
+    shapes.export(str(plain), verbose=False)
+    one_error_line(kv("explain", "-m", plain, "--preprocess", "unit", root / "img0.png",
+                      "--out", tmp_path / "r3"), "explain", "hides its layers", "kerasviz export")
+
+
 # --- explain -----------------------------------------------------------------------------------
 
 def test_explain_folder_with_a_broken_image_writes_the_others(folder, shapes, tmp_path):

@@ -75,3 +75,15 @@ def test_imagenet_utils_module_is_what_keras_decode_predictions_uses():
     module = K.imagenet_utils_module()
     assert hasattr(module, "CLASS_INDEX")
     assert module.decode_predictions is keras.applications.imagenet_utils.decode_predictions
+
+
+def test_export_input_signature_is_what_model_export_serves(tmp_path):
+    import tensorflow as tf
+
+    model = _functional()
+    sig = K.export_input_signature(model)
+    model.export(str(tmp_path / "m"), verbose=False)
+    served = tf.saved_model.load(str(tmp_path / "m")).signatures["serving_default"]
+    (spec,) = served.structured_input_signature[1].values()
+    (ours,) = sig
+    assert tuple(ours.shape) == tuple(spec.shape) and str(ours.dtype) == spec.dtype.name

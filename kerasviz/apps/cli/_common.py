@@ -7,7 +7,8 @@ import functools
 
 
 def add_model_options(p: argparse.ArgumentParser) -> None:
-    """Add ``--preprocess`` and ``--unsafe`` (used with ``--model``) to a sub-command."""
+    """Add ``--preprocess``, ``--unsafe``, ``--class-names`` and ``--signature`` (used with
+    ``--model``) to a sub-command."""
     p.add_argument("--preprocess", help="for model files: 'unit' (x/255), 'none' (0-255) or an "
                                         "application's preprocessing (vgg16, resnet50, …)")
     p.add_argument("--unsafe", action="store_true",
@@ -15,6 +16,9 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--class-names", metavar="FILE",
                    help="names of the model's output units: a text file with one name a line, "
                         "or a JSON list (for model files)")
+    p.add_argument("--signature", metavar="NAME",
+                   help="for a SavedModel folder: the signature to explain (default "
+                        "serving_default; 'logits' for a folder written by kerasviz export)")
 
 
 def add_device_option(p: argparse.ArgumentParser) -> None:
@@ -60,7 +64,7 @@ def add_model_argument(p: argparse.ArgumentParser, required: bool = True) -> Non
     """Add ``--model`` (a name or a model file) to a sub-command."""
     p.add_argument("--model", "-m", required=required,
                    help="a demo model (shapes, sensors), a keras.applications name (vgg16, "
-                        "resnet50…) or a .keras/.h5 file")
+                        "resnet50…), a .keras/.h5 file or a SavedModel folder (TF Serving)")
 
 
 def load_images(specs) -> tuple[list, list, list[tuple[str, str]]]:
@@ -183,7 +187,8 @@ def load_model(args):
 
     pre = preprocess_fn(args.preprocess)
     names = read_class_names(args.class_names)
-    model = kerasviz.load_model(args.model, safe_mode=not args.unsafe)
+    model = kerasviz.load_model(args.model, safe_mode=not args.unsafe,
+                                signature=getattr(args, "signature", None))
     if pre is None and kerasviz.model_info(model).preprocess is None:
         raise ArgumentError(
             f"kerasviz does not know how model {model.name!r} ({args.model}) expects its input. "
