@@ -4,6 +4,8 @@ saliency maps (:mod:`kerasviz.metrics.measures`), the model-randomisation sanity
 from kerasviz.metrics.measures import (BASELINES, REFERENCES, auc, baseline_images, boxes_in_input,
                                        curves, energy_in_box, gini, max_sensitivity,
                                        pointing_game, reference_maps)
+from kerasviz.metrics.sanity import SanityCheck, model_randomisation
 
 __all__ = ["BASELINES", "REFERENCES", "auc", "baseline_images", "boxes_in_input", "curves",
-           "energy_in_box", "gini", "max_sensitivity", "pointing_game", "reference_maps"]
+           "energy_in_box", "gini", "max_sensitivity", "pointing_game", "reference_maps",
+           "SanityCheck", "model_randomisation"]
