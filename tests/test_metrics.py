@@ -163,3 +163,41 @@ def test_bad_inputs_are_named_before_tensorflow_work(shapes):
         metrics.energy_in_box(np.zeros((1, 4, 4)), [[3, 0, 1, 2]])
     with pytest.raises(kerasviz.TargetError, match="callable"):
         metrics.curves(model, images[:2], np.zeros((2, 96, 96)), lambda z: z[:, 0])
+
+
+def test_evaluate_table(shapes):
+    import json
+
+    model, images, labels, boxes = shapes
+    table = kerasviz.evaluate(model, images[:4], ["gradcam", "saliency@probability"], labels[:4],
+                              boxes[:4], steps=8, samples=2)
+    assert table.rows == ("gradcam", "saliency@probability", "random", "center")
+    assert table.metrics == ("deletion", "insertion", "pointing_game", "energy_in_box",
+                             "max_sensitivity", "gini")
+    # the rows are the maps of explain() with the same settings, scored by the ground truth
+    sal = kerasviz.explain(model, images[:4], "saliency", target=labels[:4], score="probability")
+    inside = (np.unravel_index(sal.maps.reshape(4, -1).argmax(1), (96, 96)))
+    hits = [(boxes[i, 1] <= inside[0][i] < boxes[i, 3]) and (boxes[i, 0] <= inside[1][i] < boxes[i, 2])
+            for i in range(4)]
+    assert table.values["saliency@probability"]["pointing_game"].tolist() == [float(h) for h in hits]
+    assert np.isnan(table.values["random"]["max_sensitivity"]).all()
+    d = json.loads(json.dumps(table.to_dict()))
+    assert d["metrics"]["deletion"]["better"] == "lower" and d["metrics"]["gini"]["better"] == "higher"
+    assert d["rows"]["random"]["max_sensitivity"] is None and d["images"] == 4
+    text = str(table)
+    assert "deletion ↓" in text and "lower is better" in text
+    assert table.to_markdown().count("\n") == 5
+    assert len(table.figure().axes) == 3
+    no_boxes = kerasviz.evaluate(model, images[:2], ["gradcam"], labels[:2], steps=4, samples=1,
+                                 references=False)
+    assert no_boxes.rows == ("gradcam",) and "pointing_game" not in no_boxes.metrics
+
+
+def test_evaluate_bad_arguments(shapes):
+    model, images, labels, boxes = shapes
+    with pytest.raises(kerasviz.UnknownMethodError):
+        kerasviz.evaluate(model, images[:2], ["gradcamm"])
+    with pytest.raises(kerasviz.ArgumentError, match="name@probability"):
+        kerasviz.evaluate(model, images[:2], ["gradcam@logits"])
+    with pytest.raises(kerasviz.ArgumentError, match="Expected shape \\(2, 4\\)"):
+        kerasviz.evaluate(model, images[:2], ["gradcam"], boxes=boxes[:3])

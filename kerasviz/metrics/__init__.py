@@ -5,7 +5,9 @@ from kerasviz.metrics.measures import (BASELINES, REFERENCES, auc, baseline_imag
                                        curves, energy_in_box, gini, max_sensitivity,
                                        pointing_game, reference_maps)
 from kerasviz.metrics.sanity import SanityCheck, model_randomisation
+from kerasviz.metrics.table import METRICS, MetricsTable, evaluate, parse_method
 
 __all__ = ["BASELINES", "REFERENCES", "auc", "baseline_images", "boxes_in_input", "curves",
            "energy_in_box", "gini", "max_sensitivity", "pointing_game", "reference_maps",
-           "SanityCheck", "model_randomisation"]
+           "SanityCheck", "model_randomisation", "METRICS", "MetricsTable", "evaluate",
+           "parse_method"]
