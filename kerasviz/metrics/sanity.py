@@ -219,9 +219,7 @@ def _reinitialise(layer, rng, seed: int) -> None:
 
     for w in layer.weights:
         short = w.path.split("/")[-1] if hasattr(w, "path") else w.name.split("/")[-1].split(":")[0]
-        init = getattr(layer, f"{short}_initializer", None)
-        if short == "moving_mean":
-            init = getattr(layer, "moving_mean_initializer", None)
+        init = getattr(layer, f"{short}_initializer", None)  # kernel_, gamma_, moving_mean_…
         if init is not None:
             init = keras.initializers.get(init)
             cfg = init.get_config()
