@@ -114,11 +114,12 @@ class MetricsTable:
 
         fig, axes = plt.subplots(1, 3, figsize=(16, 0.32 * len(self.rows) + 3.2),
                                  gridspec_kw=dict(width_ratios=[1, 1, 1.5]))
+        colours = plt.get_cmap("tab20")(np.arange(len(self.rows)) % 20)  # one colour per row
         for ax, mode in zip(axes[:2], ("deletion", "insertion")):
-            for r in self.rows:
+            for r, colour in zip(self.rows, colours):
                 c = self.curves[r][mode].mean(axis=0)
                 ax.plot(np.linspace(0, 1, len(c)), c, lw=1.2 if r in measures.REFERENCES else 1.6,
-                        ls="--" if r in measures.REFERENCES else "-", label=r)
+                        ls="--" if r in measures.REFERENCES else "-", color=colour, label=r)
             ax.set_title(f"{mode} ({'lower' if mode == 'deletion' else 'higher'} AUC is better)")
             ax.set_xlabel(f"fraction of pixels {'removed' if mode == 'deletion' else 'inserted'}")
             ax.set_ylabel("class probability (mean)")
