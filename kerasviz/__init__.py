@@ -25,6 +25,7 @@ _API = {
     "render": "kerasviz.present.render",
     "features": "kerasviz.inside.features",
     "patterns": "kerasviz.inside.patterns",
+    "metrics": "kerasviz.metrics",
     # foundations
     "decode_predictions": "kerasviz.core.imagenet",
     "load_image": "kerasviz.core.images",
@@ -48,6 +49,9 @@ _API = {
     "clear_caches": "kerasviz._caches",
     "compare": "kerasviz.present.comparison",
     "Comparison": "kerasviz.present.comparison",
+    "evaluate": "kerasviz.metrics.table",
+    "MetricsTable": "kerasviz.metrics.table",
+    "model_randomisation": "kerasviz.metrics.sanity",
     # inside the network
     "activations": "kerasviz.inside.features",
     "layer_stats": "kerasviz.inside.features",

@@ -273,6 +273,37 @@ def test_classes_json_and_unknown():
     one_error_line(kv("classes", "tabbby"), "classes", "Closest: ['tabby'")
 
 
+def test_evaluate_json_against_the_api_and_bad_boxes(folder, shapes, tmp_path):
+    root, images = folder
+    data = kerasviz.datasets.shapes(3, seed=7)
+    boxes = {f"img{i}.png": {"box": data.boxes[i].tolist(), "class": int(data.labels[i])}
+             for i in range(2)}
+    (tmp_path / "boxes.json").write_text(json.dumps(boxes))
+    files = [root / "img0.png", root / "img1.png"]
+    proc = kv("evaluate", "-m", "shapes", "--methods", "gradcam,saliency@probability", *files,
+              "--boxes", tmp_path / "boxes.json", "--steps", "4", "--samples", "1", "--json",
+              "--out", tmp_path / "ev")
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    got = json.loads(proc.stdout)
+    want = kerasviz.evaluate(shapes, images[:2], ["gradcam", "saliency@probability"],
+                             data.labels[:2], data.boxes[:2], steps=4, samples=1)
+    assert list(got["rows"]) == list(want.rows) and got["metrics"]["deletion"]["better"] == "lower"
+    for row in want.rows:
+        for metric in want.metrics:
+            w = want.mean(row, metric)
+            # PNG round trip of uint8 images is exact; the two runs batch alike
+            assert (got["rows"][row][metric] is None) if np.isnan(w) else \
+                abs(got["rows"][row][metric] - w) < 1e-3, (row, metric)
+    assert {"table.txt", "table.md", "results.json", "metrics.png"} <= {
+        p.name for p in (tmp_path / "ev").iterdir()}
+    # an image without a box: one line naming it, exit 2
+    proc = kv("evaluate", "-m", "shapes", "--methods", "gradcam", root / "img2.png",
+              "--boxes", tmp_path / "boxes.json", "--out", tmp_path / "ev2")
+    one_error_line(proc, "evaluate", "no box for 'img2.png'")
+    proc = kv("evaluate", "-m", "shapes", "--methods", "gradcam@logit", root / "img2.png")
+    assert proc.returncode == 2 and "NAME@probability" in proc.stderr
+
+
 def test_batch_json_with_a_broken_image(folder, tmp_path):
     root, _ = folder
     out = tmp_path / "batch"

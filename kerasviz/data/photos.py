@@ -50,4 +50,16 @@ def photo(name: str) -> np.ndarray:
     return load_image(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
 
 
-__all__ = ["PHOTOS", "available", "photo"]
+def boxes() -> list[dict]:
+    """Hand-drawn ground-truth boxes for the photos (``photo_boxes.json`` beside this module):
+    one ``{"photo", "class", "box"}`` per target, ``box`` ``[x0, y0, x1, y1]`` in the photo's own
+    pixels (``x1``, ``y1`` exclusive), ``class`` an ImageNet class name. Drawn by hand by looking
+    at each photo, not by a detector; only for photos :func:`available` now."""
+    import json
+    from pathlib import Path
+
+    data = json.loads((Path(__file__).with_name("photo_boxes.json")).read_text(encoding="utf-8"))
+    return [t for t in data["targets"] if t["photo"] in available()]
+
+
+__all__ = ["PHOTOS", "available", "photo", "boxes"]

@@ -109,7 +109,7 @@ class Context:
                 outs = L.as_list(model(self.feed(self.x), training=False))
                 a = outs.pop(0) if tap else None  # in the layer's dtype: the tape's path
                 units = self.plan.target.resolve(outs, self._units_in)
-                scores = self.plan.target.score(outs, units)
+                scores = self._score(outs, units)
             self._passes[mode] = (tape, a, units, scores, outs)
         return self._passes[mode]
 
@@ -147,6 +147,13 @@ class Context:
         if self.units is None or not self.plan.softmax_output:
             return None
         return self._probability(self._forward()[4], self.units)
+
+    def _score(self, outs, units):
+        """The explained score of ``units`` on ``outs``: the target's (pre-softmax) score, or its
+        softmax probability when the plan's ``score`` is ``"probability"``."""
+        if self.plan.score == "probability":
+            return self._probability(outs, units)
+        return self.plan.target.score(outs, units)
 
     def _probability(self, outs, units):
         probs = tf.nn.softmax(tf.cast(outs[self.plan.target.output], tf.float32), axis=-1)
@@ -232,19 +239,20 @@ class Context:
 
         Args:
             probability: when the explained output ends in a softmax and the target is a unit,
-                return the softmax probability of the unit instead of its logit.
+                return the softmax probability of the unit instead of its logit (else the
+                explained score, see :attr:`Plan.score`).
         """
         outs = L.as_list(self.plan.tap_model(None, layer=False)(self.feed(xs), training=False))
         if probability and units is not None and self.plan.softmax_output:
             return self._probability(outs, units)
-        return self.plan.target.score(outs, units)
+        return self._score(outs, units)
 
     def head_scores(self, As, units, xs=None):
         """Target scores computed from layer activations ``As`` ``(m, h, w, c)`` onwards (the
         model's inputs ``xs`` are fed too when a skip connection bypasses the layer)."""
         head = self.plan.head_model()
         feed = As if len(head.inputs) == 1 else L.as_list(self.feed(xs)) + [As]
-        return self.plan.target.score(L.as_list(head(feed, training=False)), units)
+        return self._score(L.as_list(head(feed, training=False)), units)
 
     def tile(self, t, count):
         """Repeat a per-image tensor ``(n, ...)`` ``count`` times → ``(count·n, ...)`` (sample-major,
@@ -348,15 +356,17 @@ class Plan:
     Use :func:`plan_for` (cached) rather than building one directly.
 
     Attributes:
+        score: what is explained: ``"logit"`` (the target's pre-softmax score) or
+            ``"probability"`` (its softmax probability; see :data:`SCORES`).
         traces: how many times this plan's graph was traced (1 once used).
         total_traces: class attribute, traces of every plan (for tests and benchmarks).
     """
     total_traces = 0
 
     def __init__(self, model, method, layer: str | None, target, input_shape: tuple,
-                 options: dict, batch_size: int):
+                 options: dict, batch_size: int, score: str = "logit"):
         self._model = weakref.ref(model)  # the cache is keyed weakly by the model: no cycle
-        self.method, self.layer, self.target = method, layer, target
+        self.method, self.layer, self.target, self.score = method, layer, target, score
         self.batch_size = int(batch_size)
         self.input_shape = tuple(input_shape)
         self.static = {k: v for k, v in options.items() if method.specs[k].static}
@@ -396,8 +406,7 @@ class Plan:
     @property
     def softmax_output(self) -> bool:
         """True when the explained output is produced by a softmax (explained as logits)."""
-        path = L.output_layer_paths(self.model)[self.target.output]
-        return path is not None and L.activation_name(L._layer_at(self.model, path)) == "softmax"
+        return ends_in_softmax(self.model, self.target.output)
 
     def head_model(self):
         """Replay from the layer's output to the outputs (pre-softmax)."""
@@ -659,13 +668,47 @@ def _some(indices: list[int], limit: int = 10) -> str:
     return f"{str(indices[:limit])[:-1]}, … ({len(indices)} in all)]"
 
 
+#: How the target is scored (``explain(score=…)``): what ``S`` in ``∂S/∂x``, ``∂S/∂A`` is.
+SCORES = {
+    "logit": "the target's score before a final softmax (the Grad-CAM paper's choice)",
+    "probability": "its softmax probability p_c: ∂p_c = p_c (∂z_c − Σ_k p_k ∂z_k), so the "
+                   "gradient subtracts the evidence for competing classes",
+}
+
+
+def ends_in_softmax(model, output: int) -> bool:
+    """True when output ``output`` of ``model`` is produced by a softmax layer / activation."""
+    path = L.output_layer_paths(model)[output]
+    return path is not None and L.activation_name(L._layer_at(model, path)) == "softmax"
+
+
+def check_score(model, score, target) -> str:
+    """``score`` checked for ``target`` (a :class:`~kerasviz.Target`), before any TensorFlow work.
+
+    Raises:
+        ArgumentError: an unknown value, or ``"probability"`` for a callable target or an output
+            that does not end in a softmax.
+    """
+    from kerasviz import _validate
+    from kerasviz.errors import ArgumentError
+
+    _validate.one_of("score", score, SCORES)
+    if score == "probability" and (target.fn is not None or not ends_in_softmax(model, target.output)):
+        what = "a callable target" if target.fn is not None else \
+            f"output {target.output} of model {model.name!r}, which does not end in a softmax"
+        raise ArgumentError(f"score='probability' needs a class target on an output that ends in "
+                            f"a softmax. Expected score='logit' for {what}. "
+                            f"Received: score={score!r}.")
+    return score
+
+
 #: Compiled plans kept per model (least recently used dropped first).
 MAX_PLANS = 32
 _PLANS = model_cache()
 
 
 def plan_for(model, method, layer: str | None, target, input_shape: tuple, options: dict,
-             batch_size: int = DEFAULT_BATCH_SIZE) -> Plan:
+             batch_size: int = DEFAULT_BATCH_SIZE, score: str = "logit") -> Plan:
     """The cached :class:`Plan` for this (model, layer, method, input shape, target kind,
     static option values, shapes of the graph-input options, batch size).
 
@@ -677,6 +720,7 @@ def plan_for(model, method, layer: str | None, target, input_shape: tuple, optio
 
     Args:
         options: every option of ``method``, checked (:meth:`Method.check`).
+        score: :attr:`Plan.score`, checked (:func:`check_score`).
 
     Raises:
         ArgumentError: an array option that does not broadcast to one input (before any
@@ -688,13 +732,14 @@ def plan_for(model, method, layer: str | None, target, input_shape: tuple, optio
     opts = tuple(sorted((k, _option_key(v)) if method.specs[k].static else (k, np.shape(v))
                         for k, v in options.items()))
     tkey = ("fn", _callable_key(target.fn)) if target.fn is not None else target.key
-    key = (layer, method.key, tuple(input_shape), tkey, opts, int(batch_size))
+    key = (layer, method.key, tuple(input_shape), tkey, opts, int(batch_size), score)
     cache = _PLANS.get(model)
     if cache is None:
         cache = _PLANS[model] = OrderedDict()
     plan = cache.get(key)
     if plan is None:
-        plan = cache[key] = Plan(model, method, layer, target, input_shape, options, batch_size)
+        plan = cache[key] = Plan(model, method, layer, target, input_shape, options, batch_size,
+                                 score)
         while len(cache) > MAX_PLANS:
             cache.popitem(last=False)
     else:

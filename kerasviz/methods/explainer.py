@@ -16,7 +16,8 @@ from kerasviz.present.explanation import Explanation
 
 def explain(model, images: Any, method: str = "gradcam", target: Any = None, layer: Any = None, *,
             batch_size: int | None = None, progress: bool | None = None, preprocess=None,
-            extra_inputs=None, smooth: dict | None = None, device: str | None = None,
+            extra_inputs=None, smooth: dict | None = None, score: str = "logit",
+            device: str | None = None,
             **options) -> Explanation:
     """Explain a model's decision on images with one method.
 
@@ -62,6 +63,12 @@ def explain(model, images: Any, method: str = "gradcam", target: Any = None, lay
             dict of its settings, ``samples`` (int ≥ 1, default 25), ``noise`` (≥ 0, a fraction
             of each image's value range, default 0.15) and ``seed`` (default 0); the map is the
             method's raw map averaged over noisy copies of the input (SmoothGrad of any method).
+        score: what is explained (every method that reads the target's score or its
+            gradient): ``"logit"`` (default, the score before a final softmax) or
+            ``"probability"`` (the class's softmax probability ``p_c``; its gradient
+            ``p_c (∂z_c − Σ_k p_k ∂z_k)`` subtracts the evidence for competing classes). With
+            ``"probability"``, ``scores`` are the probabilities. Needs a class target on an output
+            that ends in a softmax.
         **options: the method's options (``kerasviz.methods.get(name).options`` lists them
             with their defaults), e.g. ``samples=50, noise=0.2, seed=1`` (smoothgrad),
             ``steps=64, baseline=0.0`` (integrated_gradients), ``max_channels=64`` (scorecam).
@@ -76,8 +83,8 @@ def explain(model, images: Any, method: str = "gradcam", target: Any = None, lay
         UnknownMethodError: unknown method (closest names listed).
         ArgumentError: unknown option (closest names listed), an option value out of its range
             (the option, its valid range and the value are named), bad ``smooth`` settings,
-            a bad ``batch_size``, ``preprocess``, ``extra_inputs`` or ``device`` (``"gpu"``
-            where TensorFlow sees none included).
+            a bad ``batch_size``, ``preprocess``, ``extra_inputs``, ``score`` or ``device``
+            (``"gpu"`` where TensorFlow sees none included).
         ImageError: unreadable images, no images, wrong input size, NaN/Inf in a float batch.
         ModelError: not a keras.Model, a subclassed or unbuilt model, no conv layer for a CAM
             method, unknown preprocessing for raw images, ``cam`` without a GAP → Dense head, a
@@ -107,6 +114,7 @@ def explain(model, images: Any, method: str = "gradcam", target: Any = None, lay
     x, shown, originals, windows = _inputs(model, images, preprocess)
     extra = _extra_inputs(model, extra_inputs, len(x))
     tgt = as_target(model, target, len(x))
+    score = base.check_score(model, score, tgt)
     path = savedmodel.check_method(model, m, layer, tgt)  # a SavedModel: its explain signature's layer
     if m.uses_layer and path is None:
         path = L.resolve_layer(model, layer)
@@ -115,7 +123,7 @@ def explain(model, images: Any, method: str = "gradcam", target: Any = None, lay
         warnings.warn(f"method={m.name!r} works on input pixels; layer={layer!r} is ignored.",
                       stacklevel=2)
     plan = base.plan_for(model, m, path, tgt, x.shape[1:], opts,
-                         batch_size or base.DEFAULT_BATCH_SIZE)
+                         batch_size or base.DEFAULT_BATCH_SIZE, score)
     out = plan(x, tgt.units, progress, extra, opts, device=where)
     tgt = tgt.with_units(out["units"])
     return Explanation(maps=out["maps"], raw=out["raw"], method=m.name,

@@ -47,7 +47,7 @@ class Explanation:
         labels: a readable name of each image's target (``"281 tabby"``).
         layer: path of the layer a CAM method looked at (``"vgg16/block5_conv3"``), else None.
         scores: ``float32 (N,)`` the target's score per image (pre-softmax when the model ends in
-            a softmax).
+            a softmax; the softmax probability with ``explain(score="probability")``).
         images: ``uint8 (N, H, W, 3)`` the images as the model saw them, for display, or None.
         family: ``"cam"`` or ``"pixel"`` (see :mod:`kerasviz.methods`).
         probabilities: ``float32 (N,)`` in [0, 1], the model's softmax probability of each

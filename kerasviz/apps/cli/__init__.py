@@ -19,7 +19,7 @@ import os
 import sys
 
 #: Sub-command modules, in the order ``kerasviz --help`` lists them.
-COMMANDS = ["demo", "explain", "compare", "batch", "predict", "activations", "filters",
+COMMANDS = ["demo", "explain", "compare", "evaluate", "batch", "predict", "activations", "filters",
             "classes", "fetch_weights", "serve", "export"]
 
 #: Exit codes, as ``kerasviz --help`` and docs/cli.md list them.
