@@ -127,6 +127,8 @@ class _Scorer:
     """What a :class:`~kerasviz.methods.base.Context` needs to score inputs: the model's replay
     (pre-softmax outputs, shared with the methods), the target's output and the batch size."""
     layer = None
+    score = "logit"  # what Context._score explains (the curves ask for probabilities)
+    _reporting, _depth = False, 0  # its graph loops report no progress (Context._chunk)
 
     def __init__(self, model, output: int, batch_size: int):
         from kerasviz.core.targets import Target
