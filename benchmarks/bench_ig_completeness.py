@@ -11,10 +11,13 @@ relative error ``|Σ attributions − (S(x) − S(x₀))| / |S(x) − S(x₀)|``
   left one (``k = 0 … E − 1``), written here from the paper's definition (E evaluations each),
 
 for E = 33 (kerasviz's default, 32 intervals) and E = 50 (the paper's 50-step sum), and the
-intervals ``tolerance=0.01`` needs. Models: EfficientNet-Lite0 with its ImageNet weights (ReLU6,
-shipped offline), VGG16 and MobileNetV2 from ``keras.applications`` with random weights and
-biases (``weights=None``: no download) at 224², the baseline 0 in model-input space, the target
-each image's top class (logits: the final softmax removed, as kerasviz does).
+intervals ``tolerance=0.01`` needs. Models: EfficientNet-Lite0 with its ImageNet weights (a
+MobileNetV2-sized network of inverted residual blocks with ReLU6, shipped offline) and VGG16 from
+``keras.applications`` with random weights and biases (``weights=None``: no download), at 224²;
+the baseline 0 in model-input space, the target each image's top class (logits: the final
+softmax removed, as kerasviz does). A MobileNetV2 with random weights is not used: without
+trained batch-norm statistics its ReLU6 units saturate and its output is the same for every
+input (S(x) = S(x₀), nothing to integrate).
 
 Usage::
 
@@ -48,7 +51,7 @@ def models():
     score is linear along the path from x₀ = 0 and the path integral degenerate (its gradient
     is constant for α > 0 and 0 at α = 0, which only a rule that skips α = 0 gets right)."""
     import keras
-    from keras.applications import mobilenet_v2, vgg16
+    from keras.applications import vgg16
 
     import kerasviz
 
@@ -64,9 +67,6 @@ def models():
     yield ("EfficientNet-Lite0 (ImageNet weights, ReLU6)", lite, None)
     yield ("VGG16 (random weights and biases)",
            with_biases(vgg16.VGG16(weights=None, classifier_activation=None)), vgg16.preprocess_input)
-    yield ("MobileNetV2 (random weights and biases, ReLU6)",
-           with_biases(mobilenet_v2.MobileNetV2(weights=None, classifier_activation=None)),
-           mobilenet_v2.preprocess_input)
 
 
 def riemann(logits, x, unit, evaluations: int, side: str) -> float:
