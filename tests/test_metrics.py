@@ -201,3 +201,20 @@ def test_evaluate_bad_arguments(shapes):
         kerasviz.evaluate(model, images[:2], ["gradcam@logits"])
     with pytest.raises(kerasviz.ArgumentError, match="Expected shape \\(2, 4\\)"):
         kerasviz.evaluate(model, images[:2], ["gradcam"], boxes=boxes[:3])
+
+
+def test_the_curve_cache_does_not_keep_the_model_alive():
+    """The compiled curve graph is cached per model in a cache keyed weakly by the model; the
+    scorer inside it holds the model weakly too, so a dropped model is collected."""
+    import gc
+    import weakref
+
+    from conftest import gap_dense, images
+
+    model = gap_dense(name="curve_gc")
+    x = images(2)
+    metrics.curves(model, x, np.random.default_rng(0).random((2, 16, 16)), steps=4)
+    alive = weakref.ref(model)
+    del model
+    gc.collect()
+    assert alive() is None

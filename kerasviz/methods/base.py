@@ -362,6 +362,12 @@ class Plan:
         total_traces: class attribute, traces of every plan (for tests and benchmarks).
     """
     total_traces = 0
+    # What a Context reads of a plan, with the defaults of a plan that explains nothing itself
+    # (kerasviz.metrics scores perturbed inputs through a Plan subclass): the score rule, a
+    # wrapped SavedModel's facts; while tracing, whether loops report progress, the loop nesting
+    # depth and the loops that report; while running, the call's progress bar (see _tick).
+    score, saved_model = "logit", None
+    _reporting, _depth, _loops, _bar = False, 0, 0, None
 
     def __init__(self, model, method, layer: str | None, target, input_shape: tuple,
                  options: dict, batch_size: int, score: str = "logit"):
@@ -386,9 +392,6 @@ class Plan:
         # A callable object, not the bound method: TF counts retracing per code object, and
         # every plan traces once by design (no "excessive retracing" warning across plans).
         self.compiled = tf.function(_Graph(self), input_signature=sig, autograph=False)
-        # while tracing: whether loops report progress, loop nesting depth, loops that report;
-        # while running: the call's progress (see _tick)
-        self._reporting, self._depth, self._loops, self._bar = False, 0, 0, None
 
     @property
     def model(self):

@@ -31,11 +31,14 @@ References:
 """
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from kerasviz import _validate
 from kerasviz._caches import model_cache
 from kerasviz.errors import ArgumentError, TargetError
+from kerasviz.methods.base import Plan as _Plan
 
 #: Baselines of the deletion / insertion curves, in model-input space (after preprocessing).
 BASELINES = {
@@ -123,23 +126,19 @@ def baseline_images(x: np.ndarray, kind: str) -> np.ndarray:
 
 
 # --- deletion and insertion -------------------------------------------------------------------
-class _Scorer:
-    """What a :class:`~kerasviz.methods.base.Context` needs to score inputs: the model's replay
-    (pre-softmax outputs, shared with the methods), the target's output and the batch size."""
+class _Scorer(_Plan):
+    """A :class:`~kerasviz.methods.base.Plan` that only scores inputs (what a
+    :class:`~kerasviz.methods.base.Context` needs for ``model_scores``): the model's replay
+    (pre-softmax outputs, shared with the methods), the target's output and the batch size; no
+    method and no compiled graph of its own. It holds the model weakly, as plans do (the curve
+    cache is keyed weakly by the model)."""
     layer = None
-    score = "logit"  # what Context._score explains (the curves ask for probabilities)
-    _reporting, _depth = False, 0  # its graph loops report no progress (Context._chunk)
 
     def __init__(self, model, output: int, batch_size: int):
         from kerasviz.core.targets import Target
 
-        self.model, self.batch_size = model, batch_size
+        self._model, self.batch_size = weakref.ref(model), batch_size
         self.target = Target(output, None)
-
-    from kerasviz.methods.base import Plan as _Plan
-    tap_model = _Plan.tap_model
-    softmax_output = _Plan.softmax_output
-    del _Plan
 
 
 _CURVES = model_cache()
