@@ -63,6 +63,8 @@ _API = {
     # many images
     "batch_explain": "kerasviz.apps.batch",
     "BatchSummary": "kerasviz.apps.batch",
+    "explain_dataset": "kerasviz.apps.dataset",
+    "read_results": "kerasviz.apps.dataset",
 }
 
 __all__ = [

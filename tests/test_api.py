@@ -23,7 +23,7 @@ PUBLIC = sorted("""
     load_model model_info preprocess ModelInfo export_model
     Explanation Output Target as_target explain clear_caches compare Comparison
     activations layer_stats channel_grid filter_weights filter_patterns Patterns StatsTable
-    batch_explain BatchSummary
+    batch_explain BatchSummary explain_dataset read_results
     metrics evaluate MetricsTable model_randomisation
 """.split())
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from kerasviz import _device, _progress, _validate
 from kerasviz.errors import ArgumentError, ExplanationWarning, one_line
-from kerasviz.present.outputs import OutputFolder
+from kerasviz.present.outputs import OutputFolder, npy_bytes
 
 RESULTS = "results.jsonl"
 SUMMARY = "summary.json"
@@ -74,6 +74,10 @@ def expand_inputs(specs: Any) -> list[Path]:
             hits = sorted(Path(p) for p in glob.glob(text, recursive=True)
                           if Path(p).is_file() and Path(p).suffix.lower() in IMAGE_SUFFIXES)
             where = f"the pattern {text!r} matches no image file"
+        elif path.suffix.lower() == ".parquet":
+            raise ArgumentError(f"{text!r} is a Parquet file: Parquet inputs are read by the Ray "
+                                f"engine (--engine ray, kerasviz.explain_dataset). Give image "
+                                f"files, folders, globs or list files to the local engine.")
         elif path.suffix.lower() in LIST_SUFFIXES and path.is_file():
             lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines()]
             hits = [p if p.is_absolute() else path.parent / p
@@ -114,6 +118,154 @@ def batch_explain(model, inputs: Any, methods: Sequence[str] | str = ("gradcam",
     Returns:
         :class:`BatchSummary`.
     """
+    job = open_job(model, inputs, methods, out, target=target, layer=layer, options=options,
+                   batch_size=batch_size, force=force, retry_failed=retry_failed,
+                   model_id=model_id, preprocess=preprocess)
+    start = time.perf_counter()
+    explained = skipped = 0
+    bar = _progress.bar(total=len(job.paths), progress=progress, desc="batch", unit="img")
+    pool = ThreadPoolExecutor(1, thread_name_prefix="kerasviz-decode")
+    chunks = [job.paths[i:i + job.batch_size] for i in range(0, len(job.paths), job.batch_size)]
+    try:
+        pending = pool.submit(_read_chunk, chunks[0], job.digest) if chunks else None
+        for k in range(len(chunks)):
+            chunk = pending.result()
+            pending = pool.submit(_read_chunk, chunks[k + 1], job.digest) if k + 1 < len(chunks) else None
+            todo = []
+            for item in chunk:
+                if item["key"] in job.done:
+                    skipped += 1
+                    continue
+                job.done.add(item["key"])
+                if "error" in item:
+                    job.write(error_record(item), {})
+                else:
+                    todo.append(item)
+            for record, files in job.recipe.explain(job.model, todo):
+                job.write(record, files)
+            explained += len(todo)
+            bar.update(len(chunk))
+    finally:
+        bar.close()
+        pool.shutdown(wait=False, cancel_futures=True)
+    return job.finish(explained, skipped, time.perf_counter() - start)
+
+
+@dataclass
+class Recipe:
+    """How each image is explained: the part of a batch run a worker process needs (picklable)."""
+    methods: list[str]
+    per_method: dict[str, dict]
+    target: Any
+    layer: Any
+    preprocess: Any
+    device: str
+
+    def explain(self, model, items: list[dict]) -> list[tuple[dict, dict[str, bytes]]]:
+        """Explain decoded images (``item["pixels"]``: ``uint8 (H, W, 3)``) with every method.
+
+        Returns:
+            per image ``(record, files)``: its ``results.jsonl`` line and its files' bytes by
+            name (overlay and map PNGs, the map as ``.npy``: ``float32 (h, w)`` in [0, 1]).
+        """
+        import kerasviz
+        from kerasviz.core.layers import as_list
+        from kerasviz.core.targets import class_names
+        from kerasviz.methods import registry
+        from kerasviz.present import render
+
+        if not items:
+            return []
+        pixels = [item["pixels"] for item in items]
+        t0 = time.perf_counter()
+        probs = as_list(model.predict(kerasviz.preprocess(model, pixels, preprocess=self.preprocess),
+                                      verbose=0))[0]
+        probs = probs.reshape(len(items), -1)
+        names = class_names(model, 0)
+        seconds = {"predict": time.perf_counter() - t0}
+        results = {}
+        for m in self.methods:
+            t0 = time.perf_counter()
+            with warnings.catch_warnings(record=True) as seen:  # an empty map: said in its line
+                warnings.simplefilter("always", ExplanationWarning)
+                exp = kerasviz.explain(model, pixels, m, target=self.target,
+                                       preprocess=self.preprocess,
+                                       layer=self.layer if registry.get(m).uses_layer else None,
+                                       progress=False, **self.per_method[m])
+            for w in seen:
+                if not issubclass(w.category, ExplanationWarning):
+                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            why = {i: cause for w in seen if issubclass(w.category, ExplanationWarning)
+                   for cause, idx in w.message.causes.items() for i in idx}
+            results[m] = (exp, exp.overlay(), exp.boxes(), why)
+            seconds[m] = time.perf_counter() - t0
+        out = []
+        for i, item in enumerate(items):
+            base = f"{Path(item['image']).stem}-{item['key'][:8]}"
+            top = np.argsort(-probs[i])[:5]
+            record = {"image": item["image"], "key": item["key"],
+                      "predictions": [[int(c), names[c] if names else str(int(c)),
+                                       float(probs[i, c])] for c in top],
+                      "methods": {}, "device": self.device,
+                      "seconds": {k: round(v / len(items), 5) for k, v in seconds.items()}}
+            files = {}
+            for m, (exp, overlays, boxes, why) in results.items():
+                stem = f"{base}_{m.replace('+', 'p')}"
+                names_m = [f"{stem}_overlay.png", f"{stem}_map.png", f"{stem}_map.npy"]
+                files |= dict(zip(names_m, (render.png_bytes(render.draw_box(overlays[i], boxes[i])),
+                                            render.png_bytes(render.colorize(exp.maps[i])),
+                                            npy_bytes(exp.maps[i].astype(np.float32)))))
+                record["target"] = exp.labels[i]
+                score = float(exp.scores[i])
+                record["methods"][m] = {"score": score if np.isfinite(score) else None,  # JSON
+                                        "box": [int(v) for v in boxes[i]],
+                                        "layer": exp.layer, "files": names_m}
+                if i in why:
+                    record["methods"][m]["empty_map"] = why[i]
+            out.append((record, files))
+        return out
+
+
+@dataclass
+class Job:
+    """One batch run, whichever engine runs it: its model, images, recipe and output folder
+    (opened, the previous run's lines read), and the keys already done."""
+    model: Any
+    paths: list[Path]
+    recipe: Recipe
+    settings: dict
+    digest: bytes
+    folder: OutputFolder
+    done: set
+    batch_size: int
+    images: int = 0
+
+    def __post_init__(self):
+        self.images = self.images or len(self.paths)
+
+    def write(self, record: dict, files: dict[str, bytes]) -> None:
+        """Write one image's files, then its line (the proof it is finished)."""
+        for name, data in files.items():
+            self.folder.write_bytes(name, data)
+        self.folder.append_line(RESULTS, record)
+
+    def finish(self, explained: int, skipped: int, seconds: float, **extra) -> BatchSummary:
+        """Write ``summary.json`` and close the folder."""
+        failed = sum("error" in r for r in self.folder.read_lines(RESULTS))
+        summary = BatchSummary(self.folder.path, self.images, explained, skipped, failed,
+                               seconds)
+        self.folder.write_text(SUMMARY, json.dumps(summary.to_dict() | extra
+                                                   | {"settings": self.settings}, indent=1) + "\n")
+        self.folder.finish()
+        return summary
+
+
+def open_job(model, inputs, methods, out, *, target=None, layer=None, options=None,
+             batch_size=16, force=False, retry_failed=False, model_id=None, preprocess=None,
+             settings: dict | None = None) -> Job:
+    """Check every argument (before any heavy work), load the model, open the output folder and
+    read what an earlier run of the same settings finished. ``settings``: more of them (an
+    engine's), part of what must match for a run to resume."""
     import kerasviz
     from kerasviz.methods import registry
 
@@ -131,134 +283,58 @@ def batch_explain(model, inputs: Any, methods: Sequence[str] | str = ("gradcam",
         model_id, model = model_id or str(model), kerasviz.load_model(model)
     kerasviz.as_target(model, target, 1)  # a bad target or preprocessing fails now, not later
     kerasviz.preprocess(model, np.zeros((1, 8, 8, 3), np.uint8), preprocess=preprocess)
-    settings = {"model": model_id or _model_id(model), "methods": methods, "target": _jsonable(target),
-                "layer": _jsonable(layer), "options": _jsonable(options)}
+    run = {"model": model_id or _model_id(model), "methods": methods, "target": _jsonable(target),
+           "layer": _jsonable(layer), "options": _jsonable(options)}
     if preprocess is not None:
-        settings["preprocess"] = getattr(preprocess, "__qualname__", repr(preprocess))
-    folder = OutputFolder(out, "batch", settings, force=force, resume=True)
+        run["preprocess"] = getattr(preprocess, "__qualname__", repr(preprocess))
+    # an image's key: its bytes and what decides its results (not how the run is computed)
+    digest = hashlib.sha256(json.dumps(run, sort_keys=True).encode()).digest()
+    run |= settings or {}
+    folder = OutputFolder(out, "batch", run, force=force, resume=True)
     if not folder.resumed:  # forced start over: nothing of an earlier run counts
         folder.remove(RESULTS)
-    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).digest()
-
-    failed_before = lambda r: "error" in r and not retry_failed  # noqa: E731
-    records = folder.read_lines(RESULTS, keep=lambda r: "error" not in r or failed_before(r))
+    records = folder.read_lines(RESULTS, keep=lambda r: "error" not in r or not retry_failed)
     done = {r["key"] for r in records if r.get("key")}
-    start = time.perf_counter()
-    explained = skipped = 0
-    bar = _progress.bar(total=len(paths), progress=progress, desc="batch", unit="img")
-    pool = ThreadPoolExecutor(1, thread_name_prefix="kerasviz-decode")
-    chunks = [paths[i:i + batch_size] for i in range(0, len(paths), batch_size)]
+    recipe = Recipe(methods, per_method, target, layer, preprocess, device)
+    return Job(model, paths, recipe, run, digest, folder, done, batch_size)
+
+
+def read_image(path: str | Path, digest: bytes, data: bytes | None = None) -> dict:
+    """One image's record: ``image``, ``key`` (a hash of the run's settings and the bytes) and
+    ``data`` (its bytes), or ``error`` / ``kind`` when it cannot be read. ``data`` given: not
+    read again (bytes from a Parquet column)."""
+    item = {"image": str(path)}
+    if data is None:
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            item["key"] = hashlib.sha256(digest + f"unreadable:{path}".encode()).hexdigest()[:20]
+            return item | {"error": one_line(exc), "kind": type(exc).__name__}
+    item["key"] = hashlib.sha256(digest + data).hexdigest()[:20]
+    return item | {"data": data}
+
+
+def decode(item: dict) -> dict:
+    """``item`` with ``pixels`` (``uint8 (H, W, 3)``) decoded from ``data``, or with ``error`` /
+    ``kind`` for a broken image."""
+    from kerasviz.core.images import load_image
+
+    if "error" in item:
+        return item
     try:
-        pending = pool.submit(_read_chunk, chunks[0], digest) if chunks else None
-        for k in range(len(chunks)):
-            chunk = pending.result()
-            pending = pool.submit(_read_chunk, chunks[k + 1], digest) if k + 1 < len(chunks) else None
-            todo = []
-            for item in chunk:
-                if item["key"] in done:
-                    skipped += 1
-                elif "error" in item:
-                    folder.append_line(RESULTS, item)
-                    done.add(item["key"])
-                else:
-                    todo.append(item)
-                    done.add(item["key"])
-            if todo:
-                _explain_chunk(model, todo, methods, per_method, target, layer, folder, device,
-                               preprocess)
-                explained += len(todo)
-            bar.update(len(chunk))
-    finally:
-        bar.close()
-        pool.shutdown(wait=False, cancel_futures=True)
-    failed = sum("error" in r for r in folder.read_lines(RESULTS))
-    summary = BatchSummary(folder.path, len(paths), explained, skipped, failed,
-                           time.perf_counter() - start)
-    folder.write_text(SUMMARY, json.dumps(summary.to_dict() | {"settings": settings}, indent=1) + "\n")
-    folder.finish()
-    return summary
+        return item | {"pixels": load_image(item["data"])}
+    except Exception as exc:  # noqa: BLE001 - any broken image becomes its error line
+        return item | {"error": one_line(exc), "kind": type(exc).__name__}
+
+
+def error_record(item: dict) -> dict:
+    """The ``results.jsonl`` line of an image that could not be read or decoded."""
+    return {k: item[k] for k in ("image", "key", "error", "kind")}
 
 
 def _read_chunk(paths: list[Path], digest: bytes) -> list[dict]:
-    """Read and decode images (in the background thread): per path a record with ``image``,
-    ``key`` and either ``pixels`` (``uint8 (H, W, 3)``) or ``error`` / ``kind``."""
-    from kerasviz.core.images import load_image
-
-    items = []
-    for path in paths:
-        item = {"image": str(path)}
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            data = f"unreadable:{path}".encode()
-            error = exc
-        else:
-            error = None
-        item["key"] = hashlib.sha256(digest + data).hexdigest()[:20]
-        if error is None:
-            try:
-                item["pixels"] = load_image(data)
-            except Exception as exc:  # noqa: BLE001 - any broken image becomes its error line
-                error = exc
-        if error is not None:
-            item |= {"error": one_line(error), "kind": type(error).__name__}
-        items.append(item)
-    return items
-
-
-def _explain_chunk(model, items, methods, per_method, target, layer, folder: OutputFolder,
-                   device: str, preprocess=None) -> None:
-    """Explain one chunk of decoded images with every method; write each image's files, then
-    its line."""
-    import kerasviz
-    from kerasviz.core.layers import as_list
-    from kerasviz.core.targets import class_names
-    from kerasviz.methods import registry
-    from kerasviz.present import render
-
-    pixels = [item["pixels"] for item in items]
-    t0 = time.perf_counter()
-    probs = as_list(model.predict(kerasviz.preprocess(model, pixels, preprocess=preprocess),
-                                  verbose=0))[0]
-    probs = probs.reshape(len(items), -1)
-    names = class_names(model, 0)
-    seconds = {"predict": time.perf_counter() - t0}
-    results = {}
-    for m in methods:
-        t0 = time.perf_counter()
-        with warnings.catch_warnings(record=True) as seen:  # an empty map: said in its line
-            warnings.simplefilter("always", ExplanationWarning)
-            exp = kerasviz.explain(model, pixels, m, target=target, preprocess=preprocess,
-                                   layer=layer if registry.get(m).uses_layer else None,
-                                   progress=False, **per_method[m])
-        for w in seen:
-            if not issubclass(w.category, ExplanationWarning):
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-        why = {i: cause for w in seen if issubclass(w.category, ExplanationWarning)
-               for cause, idx in w.message.causes.items() for i in idx}
-        results[m] = (exp, exp.overlay(), exp.boxes(), why)
-        seconds[m] = time.perf_counter() - t0
-    for i, item in enumerate(items):
-        base = f"{Path(item['image']).stem}-{item['key'][:8]}"
-        top = np.argsort(-probs[i])[:5]
-        record = {"image": item["image"], "key": item["key"],
-                  "predictions": [[int(c), names[c] if names else str(int(c)), float(probs[i, c])]
-                                  for c in top],
-                  "methods": {}, "device": device,
-                  "seconds": {k: round(v / len(items), 5) for k, v in seconds.items()}}
-        for m, (exp, overlays, boxes, why) in results.items():
-            stem = f"{base}_{m.replace('+', 'p')}"
-            files = [folder.write_png(f"{stem}_overlay.png", render.draw_box(overlays[i], boxes[i])),
-                     folder.write_png(f"{stem}_map.png", render.colorize(exp.maps[i])),
-                     folder.write_npy(f"{stem}_map.npy", exp.maps[i].astype(np.float32))]
-            record["target"] = exp.labels[i]
-            score = float(exp.scores[i])
-            record["methods"][m] = {"score": score if np.isfinite(score) else None,  # JSON
-                                    "box": [int(v) for v in boxes[i]],
-                                    "layer": exp.layer, "files": [f.name for f in files]}
-            if i in why:
-                record["methods"][m]["empty_map"] = why[i]
-        folder.append_line(RESULTS, record)
+    """Read and decode images (in the background thread), see :func:`read_image`."""
+    return [decode(read_image(path, digest)) for path in paths]
 
 
 def _model_id(model) -> str:

@@ -104,13 +104,7 @@ class OutputFolder:
         return self.write_bytes(name, png_bytes(image))
 
     def write_npy(self, name: str, array) -> Path:
-        import io
-
-        import numpy as np
-
-        buf = io.BytesIO()
-        np.save(buf, np.asarray(array), allow_pickle=False)
-        return self.write_bytes(name, buf.getvalue())
+        return self.write_bytes(name, npy_bytes(array))
 
     def append_line(self, name: str, record: dict) -> None:
         """Append ``record`` as one JSON line to ``<folder>/<name>``, flushed to disk: a record
@@ -205,6 +199,17 @@ def check_folder(path: str | os.PathLike, command: str, settings: dict | None = 
                           f"with other settings ({changed}); its results would not match. "
                           f"Give a new --out, or add --force to start over in it.")
     return previous
+
+
+def npy_bytes(array) -> bytes:
+    """``array`` as the bytes of a ``.npy`` file (no pickled objects)."""
+    import io
+
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(array), allow_pickle=False)
+    return buf.getvalue()
 
 
 def _atomic_write(target: Path, data: bytes) -> None:

@@ -6,11 +6,16 @@ Examples::
     kerasviz batch --model shapes --methods gradcam,saliency --in photos/ --out runs/shapes
     kerasviz batch --model efficientnet_lite0 --methods gradcam --target tabby --in 'cats/**/*.jpg' --out runs/cats
     kerasviz batch --model my.keras --preprocess unit --in list.txt --out runs/mine --retry-failed
+    kerasviz batch --model shapes --engine ray --workers 4 --in images.parquet --out runs/ray
 
 Per image and method: ``<stem>-<key>_<method>_overlay.png``, ``_map.png`` and ``_map.npy``, then
 one line in ``results.jsonl`` (predictions with names, target, score, box, timings, device), or an
 error line for a broken image. Re-running the same command resumes; exit code 2 when any image
 failed (every good result is kept), 130 on Ctrl-C (finished images are kept).
+
+``--engine ray`` spreads the work over a pool of Ray actors (``pip install "kerasviz[ray]"``; a
+local Ray instance, or the cluster at ``$RAY_ADDRESS``) and also writes ``results-*.parquet``;
+see :mod:`kerasviz.apps.dataset`.
 """
 from __future__ import annotations
 
@@ -45,6 +50,13 @@ def register(subparsers) -> None:
     p.add_argument("--batch-size", type=int, default=16, help="images per step (default 16)")
     p.add_argument("--retry-failed", action="store_true",
                    help="explain again the images that failed in an earlier run")
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local: this process (default); ray: a pool of Ray actors, results also "
+                        "as Parquet (pip install \"kerasviz[ray]\"; $RAY_ADDRESS for a cluster)")
+    p.add_argument("--workers", type=int, default=2,
+                   help="with --engine ray: actors, each holding the model (default 2)")
+    p.add_argument("--gpus-per-worker", type=float, default=None, metavar="G",
+                   help="with --engine ray: GPUs per actor (default 1 when the cluster has GPUs)")
     add_report_options(p, "the summary")
     add_device_option(p)
     add_model_options(p)
@@ -57,16 +69,30 @@ def run(args: argparse.Namespace) -> int:
     from kerasviz.apps.batch import RESULTS, _model_id, batch_explain, expand_inputs
     from kerasviz.present.outputs import check_folder
 
-    check(batch_size=("positive_int", args.batch_size))
-    paths = expand_inputs(args.inputs)  # inputs and folder before the model loads
+    check(batch_size=("positive_int", args.batch_size), workers=("positive_int", args.workers),
+          gpus_per_worker=("non_negative", args.gpus_per_worker))
+    if args.engine == "ray":  # Ray installed, inputs and folder before the model loads
+        from kerasviz.apps.dataset import explain_dataset, import_ray, split_inputs
+
+        import_ray()
+        inputs = args.inputs
+        split_inputs(inputs)
+    else:
+        inputs = expand_inputs(args.inputs)
     check_folder(args.out, "batch", force=args.force)
     model = load_model(args)
-    summary = batch_explain(model, paths, args.methods, args.out, target=_target(args),
-                            layer=args.layer, options=dict(args.option),
-                            batch_size=args.batch_size, force=args.force,
-                            retry_failed=args.retry_failed,
-                            progress=progress(args),
-                            model_id=f"{_model_id(model)}|preprocess={args.preprocess}")
+    common = dict(target=_target(args), layer=args.layer, options=dict(args.option),
+                  batch_size=args.batch_size, force=args.force, retry_failed=args.retry_failed,
+                  progress=progress(args),
+                  model_id=f"{_model_id(model)}|preprocess={args.preprocess}")
+    if args.engine == "ray":
+        source = {"name_or_path": args.model, "safe_mode": not args.unsafe,
+                  "signature": args.signature}
+        summary = explain_dataset(model, inputs, args.methods, args.out, workers=args.workers,
+                                  gpus_per_worker=args.gpus_per_worker, model_source=source,
+                                  **common)
+    else:
+        summary = batch_explain(model, inputs, args.methods, args.out, **common)
     if args.json:
         print_json(summary.to_dict())
     else:

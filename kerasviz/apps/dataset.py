@@ -1,0 +1,385 @@
+"""A whole dataset explained on Ray Data: :func:`explain_dataset` (``kerasviz batch --engine ray``).
+
+The same run as :func:`kerasviz.apps.batch.batch_explain` — same files, same ``results.jsonl``
+lines, same resume rules — with the explaining spread over a pool of Ray actors:
+
+* **Ray computes, this process writes.** Each actor loads the model once, keeps its compiled
+  graphs, reads and decodes its images and returns each image's line and file bytes. Only the
+  driver writes to the output folder, through the same :class:`~kerasviz.present.outputs.
+  OutputFolder` as the local run (atomic files, no links, never half-written), so a cluster's
+  workers need no shared disk.
+* **Nothing finished is lost, nothing is written twice.** A broken image becomes an error line
+  (never a failed job). A killed actor is restarted by Ray and its unfinished batches are retried;
+  the driver writes each image key once. Re-running skips finished images (the actors drop them
+  by key before decoding).
+* **Parquet beside the JSON lines.** Each step also writes ``results-NNNNN.parquet``: one row per
+  image (``image``, ``key``, ``error``, ``kind``, ``target``, ``device``, ``predictions``, and per
+  method a struct of ``score``, ``box``, ``layer``, ``map`` — ``float32`` rows in [0, 1] — and
+  ``overlay_png`` / ``map_png`` bytes); :func:`read_results` reads them as one table. A step is
+  written as files, then its Parquet part, then its lines; a resumed run first trims the parts to
+  the images whose lines are there, so every image is in the Parquet parts exactly once.
+
+One machine by default (``ray.init()`` starts a local instance, no set-up); a cluster when
+``RAY_ADDRESS`` is set (``ray start --head``, KubeRay). Needs ``pip install "kerasviz[ray]"``.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import pickle
+import time
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Sequence
+
+from kerasviz import _progress, _validate
+from kerasviz.apps.batch import (RESULTS, BatchSummary, Job, Recipe, decode, error_record,
+                                 open_job, read_image)
+from kerasviz.errors import ArgumentError
+
+PARQUET_PREFIX = "results-"
+#: Columns of an input Parquet file: image paths, or encoded image bytes (with optional names).
+PATH_COLUMN, BYTES_COLUMN = "path", "bytes"
+
+
+def explain_dataset(model, inputs: Any, methods: Sequence[str] | str = ("gradcam",),
+                    out: str | Path = "kerasviz_batch", *, target: Any = None, layer: Any = None,
+                    options: dict | None = None, batch_size: int = 16, workers: int = 2,
+                    gpus_per_worker: float | None = None, force: bool = False,
+                    retry_failed: bool = False, progress: bool | None = None,
+                    model_id: str | None = None, preprocess: Any = None,
+                    model_source: dict | None = None) -> BatchSummary:
+    """Explain every image of ``inputs`` with every method on a Ray actor pool; results stream to
+    ``out`` exactly as :func:`kerasviz.batch_explain` writes them, plus Parquet parts.
+
+    Args:
+        model, methods, out, target, layer, options, force, retry_failed, model_id, preprocess:
+            as in :func:`kerasviz.batch_explain`.
+        inputs: folders, glob patterns, list files, image paths, and ``.parquet`` files with a
+            ``path`` column (image paths) or a ``bytes`` column (encoded images; a ``path``
+            column beside it names them).
+        batch_size: images per actor call (memory of each actor grows with it).
+        workers: actors, each holding the model (default 2).
+        gpus_per_worker: GPUs per actor; default 1 when the Ray cluster has GPUs, else 0.
+        progress: a bar with images/s per worker; default: when stderr is a terminal.
+        model_source: how a worker loads a model that cannot be pickled (a SavedModel folder):
+            keyword arguments of :func:`kerasviz.load_model`; a path or name given as ``model``
+            is used by default.
+
+    Returns:
+        :class:`~kerasviz.apps.batch.BatchSummary`; ``summary.json`` also holds images/s and the
+        images each worker explained.
+
+    Raises:
+        ArgumentError: Ray is not installed (the message says how), or a bad argument — before
+            Ray starts or the model loads.
+    """
+    ray = import_ray()
+    workers = _validate.positive_int("workers", workers)
+    if gpus_per_worker is not None:
+        gpus_per_worker = _validate.number("gpus_per_worker", gpus_per_worker, lo=0.0)
+    files, tables, rows = split_inputs(inputs)
+    if isinstance(model, (str, Path)) and model_source is None:
+        model_source = {"name_or_path": str(model)}
+    job = open_job(model, files, methods, out, target=target, layer=layer, options=options,
+                   batch_size=batch_size, force=force, retry_failed=retry_failed,
+                   model_id=model_id, preprocess=preprocess, settings={"engine": "ray"})
+    job.images += rows
+    payload = ModelPayload(job.model, model_source)
+    _trim_parts(job)
+    started = not ray.is_initialized()
+    if started:
+        start_ray(workers)
+    try:
+        gpus = gpus_per_worker
+        if gpus is None:
+            gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
+        dataset = _dataset(ray, job, tables).map_batches(
+            Explainer, batch_size=job.batch_size, batch_format="numpy",
+            fn_constructor_kwargs={"payload": payload, "recipe": job.recipe,
+                                   "digest": job.digest, "done": frozenset(job.done)},
+            compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=1, num_gpus=gpus)
+        return _drain(dataset, job, workers, progress)
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def import_ray():
+    """The ``ray`` module with Ray Data, or an ArgumentError saying how to install it."""
+    try:
+        import ray
+        import ray.data  # noqa: F401
+    except ImportError as exc:
+        raise ArgumentError(f"The Ray engine needs Ray Data, which is not installed ({exc}). "
+                            f"Install it with: pip install \"kerasviz[ray]\"; or run without "
+                            f"--engine ray (the local engine).") from None
+    return ray
+
+
+def read_results(out: str | Path):
+    """The Parquet parts of a Ray batch run as one ``pyarrow.Table`` (one row per image, in the
+    order they were written)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    parts = sorted(Path(out).glob(f"{PARQUET_PREFIX}*.parquet"))
+    if not parts:
+        raise ArgumentError(f"{str(out)!r} has no {PARQUET_PREFIX}*.parquet files: it is not the "
+                            f"output folder of a batch run with engine='ray'.")
+    return pa.concat_tables([pq.read_table(p) for p in parts])
+
+
+@dataclass
+class ModelPayload:
+    """A model as it travels to the actors: pickled (Keras saves it to bytes), or, for a model
+    that cannot be pickled (a SavedModel signature), how to load it; plus what kerasviz knows of
+    it (preprocessing, class names). The bytes come from this process's own loaded model, so the
+    user's ``safe_mode`` choice was already made when it loaded."""
+    pickled: bytes | None
+    source: dict | None
+    info: dict
+
+    def __init__(self, model, source: dict | None = None):
+        from kerasviz.core.models import model_info
+
+        info = model_info(model)
+        self.info = {f.name: getattr(info, f.name) for f in fields(info)}
+        self.source = source
+        try:
+            self.pickled = pickle.dumps(model)
+        except Exception as exc:  # noqa: BLE001 - any failure: fall back on loading it again
+            if source is None:
+                raise ArgumentError(f"Model {model.name!r} cannot be sent to Ray workers "
+                                    f"({type(exc).__name__}). Give it as a path or name (each "
+                                    f"worker loads it), or pass model_source=.") from None
+            self.pickled = None
+
+    def load(self):
+        import kerasviz
+        from kerasviz.core.models import register_model
+
+        model = (pickle.loads(self.pickled) if self.pickled is not None
+                 else kerasviz.load_model(**self.source))
+        return register_model(model, **self.info)
+
+
+class Explainer:
+    """A Ray actor: loads the model once, then explains batches of rows ``image`` (name),
+    ``data`` (encoded bytes, empty: read the file ``image``)."""
+
+    def __init__(self, payload: ModelPayload, recipe: Recipe, digest: bytes, done: frozenset):
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        self.model = payload.load()
+        self.recipe, self.digest, self.done = recipe, digest, done
+        self.worker = f"{os.uname().nodename}:{os.getpid()}"
+
+    def __call__(self, batch: dict) -> dict:
+        import numpy as np
+
+        keys, records, files = [], [], []
+        todo = []
+        for name, data in zip(batch["image"], batch["data"]):
+            item = read_image(name, self.digest, bytes(data) if len(data) else None)
+            keys.append(item["key"])
+            if item["key"] in self.done:  # finished by an earlier run
+                records.append(""), files.append(b"")
+                continue
+            item = decode(item)
+            if "error" in item:
+                records.append(json.dumps(error_record(item))), files.append(b"")
+            else:
+                records.append(None), files.append(None)
+                todo.append((len(keys) - 1, item))
+        for (k, _), (record, payload) in zip(todo, self.recipe.explain(self.model,
+                                                                       [t[1] for t in todo])):
+            records[k], files[k] = json.dumps(record), pickle.dumps(payload)
+        return {"key": np.array(keys, dtype=object), "record": np.array(records, dtype=object),
+                "files": np.array(files, dtype=object),
+                "worker": np.array([self.worker] * len(keys), dtype=object)}
+
+
+def split_inputs(inputs) -> tuple[list, list[Path], int]:
+    """``(image specs, Parquet files, their row count)``; Parquet columns are checked now."""
+    import pyarrow.parquet as pq
+
+    specs = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
+    tables = [Path(s) for s in specs if str(s).endswith(".parquet")]
+    rows = 0
+    for path in tables:
+        if not path.is_file():
+            raise ArgumentError(f"No Parquet file {str(path)!r}. Give an existing file.")
+        names = pq.read_schema(path).names
+        if PATH_COLUMN not in names and BYTES_COLUMN not in names:
+            raise ArgumentError(f"The Parquet file {str(path)!r} has no {PATH_COLUMN!r} (image "
+                                f"paths) or {BYTES_COLUMN!r} (image bytes) column. Received "
+                                f"columns: {names}.")
+        rows += pq.read_metadata(path).num_rows
+    files = [s for s in specs if not str(s).endswith(".parquet")]
+    if not files and not rows:
+        raise ArgumentError(f"No images to explain. Received: inputs={inputs!r}. Give folders, "
+                            f"globs, list files, image paths or Parquet files.")
+    return files, tables, rows
+
+
+def _dataset(ray, job: Job, tables: list[Path]):
+    """A Ray dataset of rows ``image`` (str) and ``data`` (bytes; empty: read the path)."""
+    parts = []
+    if job.paths:
+        parts.append(ray.data.from_items([{"image": str(p), "data": b""} for p in job.paths]))
+    for path in tables:
+        parts.append(ray.data.read_parquet(str(path)).map_batches(
+            _parquet_rows, batch_format="pyarrow", fn_kwargs={"where": str(path)}))
+    return parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
+
+
+def _parquet_rows(table, where: str):
+    """An input Parquet batch as rows ``image`` / ``data``: paths to read, or bytes named by the
+    ``path`` column (else ``<file>#<row>``)."""
+    import pyarrow as pa
+
+    n = table.num_rows
+    has = table.column_names
+    if BYTES_COLUMN in has:
+        data = table[BYTES_COLUMN].cast(pa.binary())
+        names = (table[PATH_COLUMN].cast(pa.string()) if PATH_COLUMN in has
+                 else pa.array([f"{where}#{i}" for i in range(n)]))
+    else:
+        names, data = table[PATH_COLUMN].cast(pa.string()), pa.array([b""] * n, pa.binary())
+    return pa.table({"image": names, "data": data})
+
+
+def start_ray(workers: int = 2) -> None:
+    """``ray.init()``: connects to ``$RAY_ADDRESS`` when set, else starts a local instance with a
+    CPU slot per worker plus one for reading (logical slots: never a deadlock on small
+    machines). Ray's own logs and bars are kept quiet; kerasviz shows its own progress."""
+    ray = import_ray()
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False
+    context.print_on_execution_start = False
+    logging.getLogger("ray").setLevel(logging.ERROR)
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
+    env = {"TF_CPP_MIN_LOG_LEVEL": "2", "KERAS_BACKEND": "tensorflow"}
+    if os.environ.get("KERASVIZ_DEVICE"):
+        env["KERASVIZ_DEVICE"] = os.environ["KERASVIZ_DEVICE"]
+    kwargs = {"runtime_env": {"env_vars": env}, "logging_level": logging.ERROR,
+              "log_to_driver": False}
+    if not os.environ.get("RAY_ADDRESS"):
+        kwargs |= {"num_cpus": max(os.cpu_count() or 1, workers) + 1, "include_dashboard": False}
+    ray.init(**kwargs)
+
+
+def _drain(dataset, job: Job, workers: int, progress) -> BatchSummary:
+    """Write the actors' results as they stream in: per step the files, the Parquet part, then
+    the lines. A key seen before (an earlier run, a retried batch, the same bytes twice) is
+    skipped."""
+    start = time.perf_counter()
+    explained = skipped = 0
+    per_worker: dict[str, int] = {}
+    bar = _progress.bar(total=job.images, progress=progress, desc="batch (ray)", unit="img")
+    try:
+        for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
+            step = []
+            for key, record, payload, worker in zip(batch["key"], batch["record"],
+                                                    batch["files"], batch["worker"]):
+                if not record or key in job.done:
+                    skipped += 1
+                    continue
+                job.done.add(key)
+                record = json.loads(record)
+                step.append((record, pickle.loads(payload) if payload else {}))
+                if "error" not in record:
+                    explained += 1
+                    per_worker[worker] = per_worker.get(worker, 0) + 1
+            for record, files in step:
+                for name, data in files.items():
+                    job.folder.write_bytes(name, data)
+            if step:
+                _write_part(job, step)
+            for record, _ in step:
+                job.folder.append_line(RESULTS, record)
+            bar.update(len(batch["key"]))
+            rate = explained / max(time.perf_counter() - start, 1e-9)
+            bar.set_postfix_str(f"{rate / max(len(per_worker), 1):.2f} img/s per worker "
+                                f"({len(per_worker)} of {workers})", refresh=False)
+    finally:
+        bar.close()
+    seconds = time.perf_counter() - start
+    return job.finish(explained, skipped, seconds, engine="ray", workers=workers,
+                      images_per_second=round(explained / max(seconds, 1e-9), 3),
+                      per_worker=per_worker)
+
+
+def _schema(methods: list[str]):
+    import pyarrow as pa
+
+    method = pa.struct([("score", pa.float64()), ("box", pa.list_(pa.int32())),
+                        ("layer", pa.string()), ("map", pa.list_(pa.list_(pa.float32()))),
+                        ("map_png", pa.binary()), ("overlay_png", pa.binary())])
+    prediction = pa.struct([("class", pa.int64()), ("name", pa.string()),
+                            ("probability", pa.float64())])
+    return pa.schema([("image", pa.string()), ("key", pa.string()), ("error", pa.string()),
+                      ("kind", pa.string()), ("target", pa.string()), ("device", pa.string()),
+                      ("predictions", pa.list_(prediction))] + [(m, method) for m in methods])
+
+
+def _row(record: dict, files: dict[str, bytes]) -> dict:
+    """One image's Parquet row from its line and its files."""
+    import io
+
+    import numpy as np
+
+    row = {k: record.get(k) for k in ("image", "key", "error", "kind", "device")}
+    row["target"] = None if record.get("target") is None else str(record["target"])
+    row["predictions"] = [{"class": c, "name": n, "probability": p}
+                          for c, n, p in record.get("predictions", [])]
+    for m, entry in record.get("methods", {}).items():
+        overlay, map_png, map_npy = (files[name] for name in entry["files"])
+        row[m] = {"score": entry["score"], "box": entry["box"], "layer": entry["layer"],
+                  "map": np.load(io.BytesIO(map_npy), allow_pickle=False).tolist(),
+                  "map_png": map_png, "overlay_png": overlay}
+    return row
+
+
+def _write_part(job: Job, step: list[tuple[dict, dict]]) -> None:
+    """Write one step's rows as the next ``results-NNNNN.parquet`` (atomically)."""
+    import pyarrow as pa
+
+    parts = sorted(job.folder.path.glob(f"{PARQUET_PREFIX}*.parquet"))
+    index = int(parts[-1].stem[len(PARQUET_PREFIX):]) + 1 if parts else 0
+    table = pa.Table.from_pylist([_row(r, f) for r, f in step], schema=_schema(job.recipe.methods))
+    job.folder.write_bytes(f"{PARQUET_PREFIX}{index:05d}.parquet", _parquet_bytes(table))
+
+
+def _trim_parts(job: Job) -> None:
+    """Before a resumed run: keep in the Parquet parts exactly the images whose lines are in
+    ``results.jsonl`` (once each). Rows of a step cut short by a kill, and error rows being
+    retried, go; their images are explained again."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    seen: set = set()
+    for part in sorted(job.folder.path.glob(f"{PARQUET_PREFIX}*.parquet")):
+        if part.is_symlink():
+            continue
+        table = pq.read_table(part)
+        keep = []
+        for key in table["key"].to_pylist():
+            keep.append(key in job.done and key not in seen)
+            seen.add(key)
+        if all(keep):
+            continue
+        if any(keep):
+            job.folder.write_bytes(part.name, _parquet_bytes(table.filter(pa.array(keep))))
+        else:
+            job.folder.remove(part.name)
+
+
+def _parquet_bytes(table) -> bytes:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    return sink.getvalue().to_pybytes()
