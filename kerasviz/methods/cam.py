@@ -27,7 +27,7 @@ from kerasviz import _keras_compat as K
 from kerasviz.core import layers as L
 from kerasviz.errors import ModelError, TargetError
 from kerasviz.methods.base import normalise
-from kerasviz.methods.options import Int
+from kerasviz.methods.options import Choice, Int
 from kerasviz.methods.registry import register
 
 
@@ -137,18 +137,23 @@ def eigencam(ctx):
 @register("scorecam", uses_layer=True,
           doc="Score-CAM: channels weighted by the class probability of the input masked by "
               "each channel (Wang et al. 2020)")
-def scorecam(ctx, max_channels=Int(None, lo=1, static=True)):
+def scorecam(ctx, max_channels=Int(None, lo=1, static=True),
+             weights=Choice("probability", ("probability", "logit"))):
     """For each channel k: ``M_k`` = upsampled ``A^k`` min-max scaled to [0, 1];
     ``w_k = p_c(x ⊙ M_k)``, the softmax probability of the target class on the masked input (the
     authors' code and tf-keras-vis; some ports softmax the logits over channels instead);
-    ``raw = Σ_k w_k A^k``. For outputs without a softmax (regression, sigmoid) and callable
-    targets, ``w_k`` is the target score itself. One forward pass per channel, batched in chunks
-    of ``batch_size`` model evaluations (a graph loop).
+    ``raw = Σ_k w_k A^k``. One forward pass per channel, batched in chunks of ``batch_size``
+    model evaluations (a graph loop).
 
     Args:
         max_channels: use only this many channels per image (int ≥ 1), those with the largest
             spatial variance of activation (Faster Score-CAM); None = all channels. One compiled
             graph per value (it sets a tensor's shape).
+        weights: ``"probability"`` (default): ``p_c`` in [0, 1], a softmax over the output's
+            logits whether the model ends in a softmax or in logits (a ``Dense`` of ≥ 2 units
+            without activation); for other outputs (sigmoid, one unit, regression) and callable
+            targets, the target score itself. ``"logit"``: the target's pre-softmax score
+            ``z_c`` (pass it for a linear multi-output regression head, which looks like logits).
     """
     a = ctx.A
     c = a.shape[-1]
@@ -161,11 +166,11 @@ def scorecam(ctx, max_channels=Int(None, lo=1, static=True)):
         m = normalise(ctx.upsample(ak[..., start:start + count]))  # (n, H, W, count) in [0, 1]
         xs = ctx.x[None] * tf.transpose(m, [3, 0, 1, 2])[..., None]  # (count, n, H, W, C)
         xs = tf.reshape(xs, tf.concat([[-1], tf.shape(ctx.x)[1:]], 0))
-        s = ctx.model_scores(xs, ctx.tile(ctx.units, count), probability=True)
+        s = ctx.model_scores(xs, ctx.tile(ctx.units, count), weights == "probability")
         return tf.reshape(s, [count, -1])
 
-    weights = tf.transpose(ctx.concat_chunks(chunk, k))  # (n, k)
-    return ctx.cam(tf.einsum("nhwk,nk->nhw", ak, weights))
+    w = tf.transpose(ctx.concat_chunks(chunk, k))  # (n, k)
+    return ctx.cam(tf.einsum("nhwk,nk->nhw", ak, w))
 
 
 @register("ablationcam", uses_layer=True,
