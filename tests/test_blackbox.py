@@ -98,12 +98,15 @@ def test_rise_equals_the_weighted_mask_sum_by_hand():
     np.testing.assert_allclose(exp.raw, ref, rtol=1e-4, atol=1e-6)
 
 
-def test_rise_with_every_cell_kept_is_the_score_everywhere():
+def test_rise_with_every_cell_kept_is_the_probability_everywhere():
+    """On a model ending in logits RISE weights by the softmax of the logits, as on the same
+    model ending in a softmax (the paper's f is the class probability)."""
     model = gap_dense(size=16, softmax=False)
     x = images(2, 16, seed=2)
     with pytest.warns(kerasviz.ExplanationWarning, match="same value everywhere"):
         exp = kerasviz.explain(model, x, "rise", target=[0, 1], masks=5, p=1.0)
-    s = _scores(model, x, [0, 1])
+    z = model.predict(x, verbose=0)
+    s = (np.exp(z) / np.exp(z).sum(1, keepdims=True))[np.arange(2), [0, 1]]
     np.testing.assert_allclose(exp.raw, np.broadcast_to(s[:, None, None], (2, 16, 16)),
                                rtol=1e-5, atol=1e-6)
 

@@ -238,12 +238,13 @@ class Context:
         """Target scores of a batch of inputs ``xs`` ``(m, H, W, C)`` (forward only).
 
         Args:
-            probability: when the explained output ends in a softmax and the target is a unit,
-                return the softmax probability of the unit instead of its logit (else the
-                explained score, see :attr:`Plan.score`).
+            probability: when the explained output is a class output (:attr:`Plan.class_output`:
+                it ends in a softmax, or in logits) and the target is a unit, return the unit's
+                softmax probability ``(m,)`` in [0, 1] instead of its logit (else the explained
+                score, see :attr:`Plan.score`).
         """
         outs = L.as_list(self.plan.tap_model(None, layer=False)(self.feed(xs), training=False))
-        if probability and units is not None and self.plan.softmax_output:
+        if probability and units is not None and self.plan.class_output:
             return self._probability(outs, units)
         return self._score(outs, units)
 
@@ -410,6 +411,13 @@ class Plan:
     def softmax_output(self) -> bool:
         """True when the explained output is produced by a softmax (explained as logits)."""
         return ends_in_softmax(self.model, self.target.output)
+
+    @property
+    def class_output(self) -> bool:
+        """True when the explained output gives class scores: it ends in a softmax, or it is
+        logits (:func:`ends_in_logits`). A softmax over it gives class probabilities."""
+        output = self.target.output
+        return ends_in_softmax(self.model, output) or ends_in_logits(self.model, output)
 
     def head_model(self):
         """Replay from the layer's output to the outputs (pre-softmax)."""
@@ -683,6 +691,18 @@ def ends_in_softmax(model, output: int) -> bool:
     """True when output ``output`` of ``model`` is produced by a softmax layer / activation."""
     path = L.output_layer_paths(model)[output]
     return path is not None and L.activation_name(L._layer_at(model, path)) == "softmax"
+
+
+def ends_in_logits(model, output: int) -> bool:
+    """True when output ``output`` of ``model`` looks like logits: made by a layer with a linear
+    activation (a ``Dense`` or conv without activation) and at least 2 units. A multi-output
+    regression head looks the same; methods that weight by probabilities say how to opt out."""
+    path = L.output_layer_paths(model)[output]
+    if path is None:
+        return False
+    layer = L._layer_at(model, path)
+    units = L.as_list(model.outputs)[output].shape[-1]
+    return L.activation_name(layer) == "linear" and units is not None and units >= 2
 
 
 def check_score(model, score, target) -> str:

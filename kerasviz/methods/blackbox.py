@@ -110,7 +110,7 @@ def rise(ctx, masks=Int(1000, lo=1), cells=Int(7, lo=1), p=Float(0.5, lo=0.0, hi
     """``raw = Σ_i f(x ⊙ M_i) · M_i / (masks · p)`` (the paper's Eq. 6: a Monte-Carlo estimate of
     ``E[f(x ⊙ M) | M(λ) = 1]``), with ``M_i`` from :func:`rise_masks` (the same masks for every
     image) and ``f`` the softmax probability of the target when the explained output ends in a
-    softmax (as in the paper; Score-CAM does the same), else the target score. One forward pass
+    softmax or in logits (as in the paper; Score-CAM does the same), else the target score. One forward pass
     per mask.
 
     Args:

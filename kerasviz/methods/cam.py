@@ -14,7 +14,10 @@ References:
     Jiang et al., "LayerCAM: Exploring Hierarchical Class Activation Maps", IEEE TIP 2021.
     Draelos & Carin, "Use HiResCAM instead of Grad-CAM for faithful explanations", 2020.
     Muhammad & Yeasin, "Eigen-CAM: Class Activation Map using Principal Components", IJCNN 2020.
-    Wang et al., "Score-CAM: Score-Weighted Visual Explanations for CNNs", CVPR-W 2020.
+    Wang et al., "Score-CAM: Score-Weighted Visual Explanations for CNNs", CVPR-W 2020; its
+    code's "Faster Score-CAM" note (keep the channels of largest activation variance).
+    Feng, Zhu, Stanković & Ji, "Cluster-CAM: Cluster-Weighted Visual Interpretation of CNNs'
+    Decision in Image Classification", arXiv:2302.01642, 2023 (K-means groups of channels).
     Desai & Ramaswamy, "Ablation-CAM: Visual Explanations for Deep Convolutional Network via
     Gradient-free Localization", WACV 2020.
 """
@@ -27,7 +30,7 @@ from kerasviz import _keras_compat as K
 from kerasviz.core import layers as L
 from kerasviz.errors import ModelError, TargetError
 from kerasviz.methods.base import normalise
-from kerasviz.methods.options import Int
+from kerasviz.methods.options import Choice, Int
 from kerasviz.methods.registry import register
 
 
@@ -137,18 +140,29 @@ def eigencam(ctx):
 @register("scorecam", uses_layer=True,
           doc="Score-CAM: channels weighted by the class probability of the input masked by "
               "each channel (Wang et al. 2020)")
-def scorecam(ctx, max_channels=Int(None, lo=1, static=True)):
+def scorecam(ctx, max_channels=Int(None, lo=1, static=True), groups=Int(None, lo=1, static=True),
+             weights=Choice("probability", ("probability", "logit"))):
     """For each channel k: ``M_k`` = upsampled ``A^k`` min-max scaled to [0, 1];
     ``w_k = p_c(x ⊙ M_k)``, the softmax probability of the target class on the masked input (the
     authors' code and tf-keras-vis; some ports softmax the logits over channels instead);
-    ``raw = Σ_k w_k A^k``. For outputs without a softmax (regression, sigmoid) and callable
-    targets, ``w_k`` is the target score itself. One forward pass per channel, batched in chunks
-    of ``batch_size`` model evaluations (a graph loop).
+    ``raw = Σ_k w_k A^k``. One forward pass per channel, batched in chunks of ``batch_size``
+    model evaluations (a graph loop).
 
     Args:
         max_channels: use only this many channels per image (int ≥ 1), those with the largest
             spatial variance of activation (Faster Score-CAM); None = all channels. One compiled
             graph per value (it sets a tensor's shape).
+        groups: cluster the channels into this many groups by K-means on their min-max scaled
+            maps (:func:`channel_groups`, after Cluster-CAM, which builds its map from the groups
+            differently) and run one forward pass per group, masked by the group's mean map;
+            every channel gets its group's weight, so all channels still make the map (Faster
+            Score-CAM drops the others). None = one pass per channel. One graph per value.
+            With ``max_channels`` too, the kept channels are grouped.
+        weights: ``"probability"`` (default): ``p_c`` in [0, 1], a softmax over the output's
+            logits whether the model ends in a softmax or in logits (a ``Dense`` of ≥ 2 units
+            without activation); for other outputs (sigmoid, one unit, regression) and callable
+            targets, the target score itself. ``"logit"``: the target's pre-softmax score
+            ``z_c`` (pass it for a linear multi-output regression head, which looks like logits).
     """
     a = ctx.A
     c = a.shape[-1]
@@ -156,16 +170,57 @@ def scorecam(ctx, max_channels=Int(None, lo=1, static=True)):
     var = tf.math.reduce_variance(a, axis=(1, 2))
     idx = tf.math.top_k(var, k=k).indices if k < c else tf.tile(tf.range(c)[None], [tf.shape(a)[0], 1])
     ak = tf.gather(a, idx, axis=3, batch_dims=1)  # (n, h, w, k)
+    labels, masks = channel_groups(ak, groups) if groups is not None and groups < k else (None, ak)
 
     def chunk(start, count):
-        m = normalise(ctx.upsample(ak[..., start:start + count]))  # (n, H, W, count) in [0, 1]
+        m = normalise(ctx.upsample(masks[..., start:start + count]))  # (n, H, W, count) in [0, 1]
         xs = ctx.x[None] * tf.transpose(m, [3, 0, 1, 2])[..., None]  # (count, n, H, W, C)
         xs = tf.reshape(xs, tf.concat([[-1], tf.shape(ctx.x)[1:]], 0))
-        s = ctx.model_scores(xs, ctx.tile(ctx.units, count), probability=True)
+        s = ctx.model_scores(xs, ctx.tile(ctx.units, count), weights == "probability")
         return tf.reshape(s, [count, -1])
 
-    weights = tf.transpose(ctx.concat_chunks(chunk, k))  # (n, k)
-    return ctx.cam(tf.einsum("nhwk,nk->nhw", ak, weights))
+    w = tf.transpose(ctx.concat_chunks(chunk, masks.shape[-1]))  # (n, passes)
+    if labels is not None:
+        w = tf.gather(w, labels, batch_dims=1)  # (n, k): each channel its group's weight
+    return ctx.cam(tf.einsum("nhwk,nk->nhw", ak, w))
+
+
+def channel_groups(a, groups: int, iterations: int = 10):
+    """K-means of the channels of ``a`` ``float32 (n, h, w, k)``, per image, by their maps
+    min-max scaled to [0, 1]: farthest-point initialisation from the map of largest norm, then
+    ``iterations`` Lloyd steps (deterministic; a group left empty keeps its centre).
+
+    Returns:
+        ``labels int32 (n, k)`` in ``[0, groups)`` and the groups' mean scaled maps
+        ``float32 (n, h, w, groups)`` in [0, 1] (0 for an empty group).
+    """
+    n, hw, k = tf.shape(a)[0], tf.shape(a)[1:3], a.shape[-1]
+    f = tf.transpose(tf.reshape(normalise(a), [n, -1, k]), [0, 2, 1])  # (n, k, h·w)
+    sq = tf.reduce_sum(tf.square(f), -1)  # (n, k)
+
+    def dist(centres):  # squared distances (n, k, g)
+        return (sq[..., None] - 2.0 * tf.einsum("nkp,ngp->nkg", f, centres)
+                + tf.reduce_sum(tf.square(centres), -1)[:, None])
+
+    def farthest(i, nearest, chosen):  # add the channel farthest from the chosen ones
+        pick = tf.argmax(nearest, 1, output_type=tf.int32)
+        d = dist(tf.gather(f, pick, batch_dims=1)[:, None])[..., 0]
+        return i + 1, tf.minimum(nearest, d), chosen.write(i, pick)
+
+    # above every distance (≤ 4 max |f|²), so the first pick is the map of largest norm
+    nearest = sq + 4.0 * tf.reduce_max(sq, 1, keepdims=True) + 1.0
+    start = (tf.constant(0), nearest, tf.TensorArray(tf.int32, size=groups))
+    _, _, chosen = tf.while_loop(lambda i, *_: i < groups, farthest, start)
+    centres = tf.gather(f, tf.transpose(chosen.stack()), batch_dims=1)  # (n, g, h·w)
+    for _ in range(iterations):
+        onehot = tf.one_hot(tf.argmin(dist(centres), -1), groups)  # (n, k, g)
+        count = tf.reduce_sum(onehot, 1)[..., None]  # (n, g, 1)
+        mean = tf.einsum("nkg,nkp->ngp", onehot, f) / tf.maximum(count, 1.0)
+        centres = tf.where(count > 0, mean, centres)
+    labels = tf.argmin(dist(centres), -1, output_type=tf.int32)
+    onehot = tf.one_hot(labels, groups)
+    mean = tf.einsum("nkg,nkp->ngp", onehot, f) / tf.maximum(tf.reduce_sum(onehot, 1)[..., None], 1.0)
+    return labels, tf.reshape(tf.transpose(mean, [0, 2, 1]), tf.concat([[n], hw, [groups]], 0))
 
 
 @register("ablationcam", uses_layer=True,

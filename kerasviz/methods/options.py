@@ -114,6 +114,17 @@ class Array(Option):
                                 f"{np.shape(value)}.")
 
 
+class Choice(Option):
+    """One of the strings ``values`` (static: one compiled graph per value)."""
+
+    def __init__(self, default: str, values):
+        self.values = tuple(values)
+        super().__init__(default, static=True)
+
+    def check(self, name, value):
+        return _validate.one_of(name, value, self.values)
+
+
 #: The seed of a stateless random generator (an int32 graph input).
 def Seed(default: int = 0) -> Int:  # noqa: N802 (reads like the other option types)
     """An integer seed in ``[0, 2**31 - 1]``, a graph input."""

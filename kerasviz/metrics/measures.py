@@ -191,8 +191,8 @@ def curves(model, images, maps, target=None, *, mode: str = "deletion", baseline
     Pixels are ranked by ``maps`` (largest first; ties in raster order). At step ``k`` of
     ``steps`` the first ``round(k · H·W / steps)`` pixels (all channels) are replaced by the
     baseline (``"deletion"``), or, starting from the baseline, put back (``"insertion"``), and
-    the target is scored: its softmax probability when the output ends in a softmax, else its
-    score. The perturbed batches are evaluated in one compiled graph loop over chunks of at most
+    the target is scored: its softmax probability when the output ends in a softmax or in
+    logits (a ``Dense`` of ≥ 2 units without activation), else its score. The perturbed batches are evaluated in one compiled graph loop over chunks of at most
     ``batch_size`` model evaluations.
 
     Args:
