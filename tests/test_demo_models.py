@@ -96,7 +96,7 @@ def test_unknown_name_lists_valid_ones():
     with pytest.raises(ModelError) as info:
         load_demo_model("shape")
     assert "'sensors'" in str(info.value) and "'shapes'" in str(info.value)
-    assert "Received: 'shape'. Closest: ['shapes']" in str(info.value)
+    assert "Received: 'shape'. Closest: ['shapes', 'shapes_shuffled']" in str(info.value)
 
 
 def test_missing_weights_says_how_to_train(tmp_path, monkeypatch):

@@ -122,6 +122,18 @@ def test_probability_equals_the_method_on_a_callable_softmax_target(tiny, name):
                                    atol=1e-5 * np.abs(ref.grads).max())
 
 
+@pytest.mark.parametrize("name", ["scorecam", "rise"])
+def test_probability_weighted_methods_give_the_same_map_for_either_score(tiny, name):
+    """Score-CAM and RISE weight by the class probability whatever ``score`` is (as documented
+    in explain): only their ``scores`` change."""
+    model, x = tiny
+    opts = {k: v for k, v in LIGHT.items() if k in registry.get(name).options}
+    prob = kerasviz.explain(model, x, name, target=1, score="probability", **opts)
+    logit = kerasviz.explain(model, x, name, target=1, **opts)
+    np.testing.assert_allclose(prob.raw, logit.raw, rtol=1e-6, atol=1e-7 * np.abs(logit.raw).max())
+    assert np.abs(prob.scores - logit.scores).min() > 1e-2
+
+
 def test_probability_is_refused_by_methods_that_ignore_the_score(tiny):
     """CAM (the head's weights of the class) and Eigen-CAM (class-agnostic) never read the score,
     so score='probability' would silently return the logit's map: refused, before any work."""

@@ -165,7 +165,7 @@ class SanityCheck:
                 ax.set_xticks(range(len(self.methods)), self.methods, rotation=60, fontsize=7)
                 ax.set_title(measure)
                 ax.axhline(0, color="0.7", lw=0.5)
-            axes[0].set_ylabel("similarity: shuffled- vs true-label maps")
+            axes[0].set_ylabel("similarity to the true-label maps")
             fig.tight_layout()
             return fig
         for ax, measure in zip(axes, SIMILARITIES):
