@@ -31,7 +31,7 @@ ROLES = {
     "present": ("presentation", "Presentation", "the `Explanation` result object, `kerasviz.compare` and `kerasviz.render`"),
     "core": ("inputs", "Inputs", "images, models and weights, layers, targets, ImageNet classes"),
     "inside": ("inside", "Inside the network", "activations, statistics, filter weights and patterns"),
-    "metrics": ("metrics", "Metrics and sanity checks", "`kerasviz.evaluate`, faithfulness metrics, the randomisation check"),
+    "metrics": ("metrics", "Metrics and sanity checks", "`kerasviz.evaluate`, faithfulness metrics, the randomisation checks"),
     "data": ("data", "Demo data and models", "the shipped data generators and demo models"),
     "apps": ("apps", "Batch runs", "`kerasviz.batch_explain` over many images, resumable"),
     "": ("errors", "Errors and caches", "the error tree and `kerasviz.clear_caches`"),

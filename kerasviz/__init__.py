@@ -52,6 +52,7 @@ _API = {
     "evaluate": "kerasviz.metrics.table",
     "MetricsTable": "kerasviz.metrics.table",
     "model_randomisation": "kerasviz.metrics.sanity",
+    "data_randomisation": "kerasviz.metrics.sanity",
     # inside the network
     "activations": "kerasviz.inside.features",
     "layer_stats": "kerasviz.inside.features",

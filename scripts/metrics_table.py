@@ -1,6 +1,6 @@
 """The tables and figures of docs/explaining/metrics.md: every method of explain() scored by
 kerasviz.metrics on the shipped ``shapes`` model and on EfficientNet-Lite0 with the bundled photos,
-and the model-randomisation sanity check on ``shapes``.
+and the model- and data-randomisation sanity checks on ``shapes``.
 
 Settings, fixed here and stated in the page (light, so that the script runs in minutes on a CPU):
 
@@ -10,6 +10,8 @@ Settings, fixed here and stated in the page (light, so that the script runs in m
 * EfficientNet-Lite0: the 6 hand-drawn targets of ``kerasviz/data/photo_boxes.json`` (3 photos),
   each explaining its class; 16 steps, blur baseline; max-sensitivity with 2 draws of radius 0.05.
 * sanity check: 16 ``shapes`` images, cascading randomisation from the top.
+* data randomisation: the same 16 images, true classes, ``shapes`` against ``shapes_shuffled``
+  (the architecture trained on permuted labels); example maps of 3 images.
 
 Every method also appears as ``gradcam@probability`` (Grad-CAM of the softmax probability), and
 ``random`` / ``center`` are maps that use no model.
@@ -20,8 +22,9 @@ Usage::
     python scripts/metrics_table.py --write docs/explaining/metrics.md --img docs/img
 
 ``--write`` replaces the text between ``<!-- metrics-<part> -->`` and ``<!-- /metrics-<part> -->``
-(parts ``shapes``, ``photos``, ``sanity``); ``--img`` writes ``metrics_shapes.png``,
-``metrics_photos.png`` and ``sanity_shapes.png`` there.
+(parts ``shapes``, ``photos``, ``sanity``, ``datarand``); ``--img`` writes ``metrics_shapes.png``,
+``metrics_photos.png``, ``sanity_shapes.png``, ``datarand_shapes.png`` and ``datarand_maps.png``
+there.
 """
 from __future__ import annotations
 
@@ -103,6 +106,35 @@ def sanity_table(img: Path | None) -> str:
             + "\n".join(lines))
 
 
+def datarand_table(img: Path | None) -> str:
+    import kerasviz
+    from kerasviz.data import datasets, demo_models
+    from kerasviz.metrics import sanity
+
+    model, shuffled = kerasviz.load_model("shapes"), kerasviz.load_model("shapes_shuffled")
+    images, labels, _ = datasets.shapes(16, seed=2024)
+    check = sanity.data_randomisation(model, shuffled, images, SANITY_METHODS, labels)
+    if img:
+        check.figure().savefig(img / "datarand_shapes.png", dpi=90)
+        kerasviz.compare([model, shuffled], images[:3], ["gradcam", "saliency", "guided_backprop",
+                                                         "guided_gradcam"],
+                         targets=labels[:3].tolist()).save(img / "datarand_maps.png")
+    print(check, flush=True)
+    facts = demo_models.demo_metrics()["shapes_shuffled"]
+    lines = ["| method | " + " | ".join(sanity.SIMILARITIES) + " |",
+             "|---" + "|---:" * len(sanity.SIMILARITIES) + "|"]
+    for m in check.methods:
+        lines.append(f"| `{m}` | " + " | ".join(f"{check.mean(m, k)[1]:.2f}"
+                                                 for k in sanity.SIMILARITIES) + " |")
+    return (f"`shapes_shuffled`: {facts['train_images']} training images, {facts['epochs']} "
+            f"epochs, accuracy {facts['train_accuracy']:.3f} on its permuted training labels and "
+            f"{facts['accuracy']:.3f} on {facts['eval_images']} held-out images' true labels "
+            f"(chance 0.2; `shapes`: {demo_models.demo_metrics()['shapes']['accuracy']:.3f}). "
+            f"Mean similarity of each method's maps on `shapes_shuffled` to its maps on `shapes`, "
+            f"16 `shapes` images, true classes (1 = unchanged, 0 = unrelated).\n\n"
+            + "\n".join(lines))
+
+
 def _replace(doc: str, part: str, text: str) -> str:
     mark = (f"<!-- metrics-{part} -->", f"<!-- /metrics-{part} -->")
     pattern = re.escape(mark[0]) + ".*?" + re.escape(mark[1])
@@ -114,12 +146,12 @@ def _replace(doc: str, part: str, text: str) -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description="Metrics tables for docs/explaining/metrics.md")
     p.add_argument("--n", type=int, default=32, help="shapes images (default 32)")
-    p.add_argument("--parts", default="shapes,photos,sanity")
+    p.add_argument("--parts", default="shapes,photos,sanity,datarand")
     p.add_argument("--write", type=Path, help="Markdown file with the table markers")
     p.add_argument("--img", type=Path, help="folder for the figures")
     args = p.parse_args(argv)
     make = {"shapes": lambda: shapes_table(args.n, args.img), "photos": lambda: photos_table(args.img),
-            "sanity": lambda: sanity_table(args.img)}
+            "sanity": lambda: sanity_table(args.img), "datarand": lambda: datarand_table(args.img)}
     for part in args.parts.split(","):
         text = make[part]()
         if args.write:

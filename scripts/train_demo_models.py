@@ -2,8 +2,9 @@
 
 Usage::
 
-    python scripts/train_demo_models.py                 # both models
+    python scripts/train_demo_models.py                 # every demo model
     python scripts/train_demo_models.py --only shapes --epochs 10
+    python scripts/train_demo_models.py --shuffled-labels   # only shapes_shuffled
     python scripts/train_demo_models.py --samples docs/img   # only the sample grids of the docs
 
 Each model trains on one pool of generated images (seed ``TRAIN_SEED[name]``), augmented every
@@ -11,6 +12,14 @@ epoch with symmetries that keep the labels true: for ``shapes`` random 90° rota
 ``sensors`` left-right flips (which reverse the order of the 5 readings). The held-out metrics use
 ``EVAL_SEED``. Tests and the demo use small seeds (< 10 000) that never overlap the training seeds
 (>= 100 000). Writes ``kerasviz/data/<name>.weights.h5`` and updates ``kerasviz/data/demo_models.json``.
+
+``shapes_shuffled`` is the ``shapes`` architecture trained on the same kind of images with their
+labels randomly permuted (seed ``SHUFFLE_SEED``), for the data-randomisation sanity check
+(Adebayo et al. 2018, :func:`kerasviz.metrics.data_randomisation`): a smaller pool, no
+augmentation (a rotated image would need its own random label) and many epochs, so that it
+memorises labels that carry no information about the image. Its metrics add
+``train_accuracy`` (on the permuted labels it was trained on) next to the held-out ``accuracy``
+(on the true labels, where chance is 1 / 5).
 """
 from __future__ import annotations
 
@@ -32,7 +41,9 @@ from kerasviz.data import datasets
 from kerasviz.data import demo_models  # noqa: E402
 
 SEED = 0                 # weight initialisation and shuffling
-TRAIN_SEED = {"shapes": 100_000, "sensors": 200_000}
+TRAIN_SEED = {"shapes": 100_000, "sensors": 200_000,
+              "shapes_shuffled": 100_000}  # the shapes pool's seed (a smaller pool of it)
+SHUFFLE_SEED = 1         # the permutation of the shapes_shuffled labels
 EVAL_SEED = 9_999
 EVAL_N = 1000
 
@@ -40,11 +51,15 @@ EVAL_N = 1000
 CONFIG = {
     "shapes": dict(n_train=12000, epochs=7, batch=32, lr=2e-3),
     "sensors": dict(n_train=9000, epochs=10, batch=32, lr=2e-3),
+    "shapes_shuffled": dict(n_train=2000, epochs=100, batch=32, lr=2e-3),
 }
 
 
 def _data(name: str, n: int, seed: int):
-    """uint8 images and their targets (labels or readings)."""
+    """uint8 images and their targets (labels, permuted for ``shapes_shuffled``, or readings)."""
+    if name == "shapes_shuffled":
+        images, labels = _data("shapes", n, seed)
+        return images, np.random.default_rng(SHUFFLE_SEED).permutation(labels)
     if name == "shapes":
         images, labels, _ = datasets.shapes(n, seed=seed)
         return images, labels
@@ -54,6 +69,8 @@ def _data(name: str, n: int, seed: int):
 
 def _augment(name: str, x: np.ndarray, y: np.ndarray, rng: np.random.Generator):
     """A label-preserving random symmetry per image; returns model input (float32) and targets."""
+    if name == "shapes_shuffled":    # memorised as they are: no symmetry keeps a random label
+        return demo_models.preprocess(x), y
     x, y = x.copy(), y.copy()
     flip = rng.random(len(x)) < 0.5
     x[flip] = x[flip, :, ::-1]
@@ -68,7 +85,7 @@ def _augment(name: str, x: np.ndarray, y: np.ndarray, rng: np.random.Generator):
 
 def _evaluate(name: str, model, x, y) -> dict:
     pred = model.predict(x, batch_size=128, verbose=0)
-    if name == "shapes":
+    if name != "sensors":
         acc = float(np.mean(pred.argmax(1) == y))
         return {"accuracy": round(acc, 4)}
     err = np.abs(pred - y)
@@ -89,16 +106,16 @@ def train(name: str, epochs: int | None = None, log=print) -> dict:
     steps = epochs * (cfg["n_train"] // cfg["batch"])
     lr = keras.optimizers.schedules.CosineDecay(cfg["lr"] / 10, steps, warmup_target=cfg["lr"],
                                                 warmup_steps=steps // 20)
-    if name == "shapes":
+    if name != "sensors":
         model.compile(keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy",
                       metrics=["accuracy"])
     else:
         model.compile(keras.optimizers.Adam(lr), loss="mse", metrics=["mae"])
-    metric = "accuracy" if name == "shapes" else "mae"
+    metric = "mae" if name == "sensors" else "accuracy"
     log(f"[{name}] {model.count_params():,} parameters; generating {cfg['n_train']} training and "
         f"{EVAL_N} held-out images")
     x_train, y_train = _data(name, cfg["n_train"], TRAIN_SEED[name])
-    x_val, y_val = _data(name, EVAL_N, EVAL_SEED)
+    x_val, y_val = _data("shapes" if name == "shapes_shuffled" else name, EVAL_N, EVAL_SEED)
     x_val = demo_models.preprocess(x_val)
     log(f"[{name}] data ready in {time.perf_counter() - start:.0f} s; {epochs} epochs")
     rng = np.random.default_rng(SEED)
@@ -111,6 +128,10 @@ def train(name: str, epochs: int | None = None, log=print) -> dict:
             f"{metric} {hist.history[metric][-1]:.4f} · held-out {metric} {val[metric]:.4f} · "
             f"{time.perf_counter() - t:.0f} s")
     metrics = _evaluate(name, model, x_val, y_val)
+    if name == "shapes_shuffled":    # how well it memorised the permuted labels it was fit to
+        x, y = _augment(name, x_train, y_train, rng)
+        metrics["train_accuracy"] = _evaluate(name, model, x, y)["accuracy"]
+        metrics["shuffle_seed"] = SHUFFLE_SEED
     seconds = time.perf_counter() - start
     path = demo_models.weights_path(name)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -120,7 +141,8 @@ def train(name: str, epochs: int | None = None, log=print) -> dict:
                    eval_seed=EVAL_SEED, eval_images=EVAL_N, parameters=model.count_params(),
                    weights_bytes=path.stat().st_size)
     log(f"[{name}] held-out ({EVAL_N} images, seed {EVAL_SEED}): "
-        + ", ".join(f"{k} {v}" for k, v in metrics.items() if k in ("accuracy", "mae"))
+        + ", ".join(f"{k} {v}" for k, v in metrics.items()
+                    if k in ("accuracy", "mae", "train_accuracy"))
         + f"; {seconds:.0f} s; wrote {path}")
     return metrics
 
@@ -178,6 +200,9 @@ def write_samples(out_dir: str | Path, seed: int = 2024) -> list[Path]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", choices=sorted(demo_models.DEMO_MODELS), help="train one model")
+    parser.add_argument("--shuffled-labels", action="store_true",
+                        help="train only shapes_shuffled: the shapes architecture on randomly "
+                             "permuted labels (same as --only shapes_shuffled)")
     parser.add_argument("--epochs", type=int, help="epochs (default: per model, see CONFIG)")
     parser.add_argument("--samples", metavar="DIR", help="only write the sample grids into DIR")
     args = parser.parse_args(argv)
@@ -189,7 +214,11 @@ def main(argv=None) -> int:
         parser.error("--epochs must be >= 1")
     import keras
 
-    names = [args.only] if args.only else list(demo_models.DEMO_MODELS)
+    if args.shuffled_labels and args.only not in (None, "shapes_shuffled"):
+        parser.error("--shuffled-labels trains shapes_shuffled; it cannot go with --only "
+                     f"{args.only}")
+    only = "shapes_shuffled" if args.shuffled_labels else args.only
+    names = [only] if only else list(demo_models.DEMO_MODELS)
     results = demo_models.demo_metrics()
     total = time.perf_counter()
     for name in names:

@@ -24,7 +24,7 @@ PUBLIC = sorted("""
     Explanation Output Target as_target explain clear_caches compare Comparison
     activations layer_stats channel_grid filter_weights filter_patterns Patterns StatsTable
     batch_explain BatchSummary explain_dataset read_results
-    metrics evaluate MetricsTable model_randomisation
+    metrics evaluate MetricsTable model_randomisation data_randomisation
 """.split())
 
 

@@ -32,7 +32,7 @@ def sensors_model():
 
 
 def test_registry():
-    assert set(DEMO_MODELS) == {"shapes", "sensors"}
+    assert set(DEMO_MODELS) == {"shapes", "sensors", "shapes_shuffled"}
     for name, spec in DEMO_MODELS.items():
         assert isinstance(spec, DemoSpec) and spec.name == name
         assert spec.input_size == (96, 96) and spec.weights_file == f"{name}.weights.h5"
@@ -41,6 +41,8 @@ def test_registry():
             spec.name = "x"
     assert DEMO_MODELS["shapes"].task == "classification"
     assert tuple(DEMO_MODELS["shapes"].output_names) == SHAPE_CLASSES
+    assert DEMO_MODELS["shapes_shuffled"].task == "classification"
+    assert tuple(DEMO_MODELS["shapes_shuffled"].output_names) == SHAPE_CLASSES
     assert DEMO_MODELS["sensors"].task == "regression"
     assert tuple(DEMO_MODELS["sensors"].output_names) == SENSOR_NAMES
 
@@ -94,7 +96,7 @@ def test_unknown_name_lists_valid_ones():
     with pytest.raises(ModelError) as info:
         load_demo_model("shape")
     assert "'sensors'" in str(info.value) and "'shapes'" in str(info.value)
-    assert "Received: 'shape'. Closest: ['shapes']" in str(info.value)
+    assert "Received: 'shape'. Closest: ['shapes', 'shapes_shuffled']" in str(info.value)
 
 
 def test_missing_weights_says_how_to_train(tmp_path, monkeypatch):

@@ -158,7 +158,7 @@ ROWS = [
     ("fetch_weights unknown", lambda c: kerasviz.fetch_weights("vgg61"), ModelError,
      r"Expected one of \[.*'vgg16'.*Closest: \[.*'vgg16'"),
     ("load_demo_model unknown", lambda c: demo_models.load_demo_model("shape"), ModelError,
-     r"Expected one of \['sensors', 'shapes'\].*Closest: \['shapes'\]"),
+     r"Expected one of \['sensors', 'shapes', 'shapes_shuffled'\].*Closest: \['shapes', 'shapes_shuffled'\]"),
     # --- kerasviz.preprocess / model_info / deprocess ---------------------------------------------
     ("model_info of a name", lambda c: kerasviz.model_info("vgg16"), ModelError,
      r"model_info needs a keras\.Model.*Load one with kerasviz\.load_model"),

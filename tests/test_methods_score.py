@@ -3,6 +3,8 @@ import numpy as np
 import pytest
 
 import kerasviz
+from conftest import gap_dense, images as random_images
+from kerasviz import methods as registry
 from kerasviz.data import datasets
 
 SEED = 2024  # not a training (100000+) or evaluation (9999) seed of the demo models
@@ -72,6 +74,76 @@ def test_bad_score_is_named_before_tensorflow_work(shapes):
     img, _, _ = datasets.sensors(1, seed=SEED)
     with pytest.raises(kerasviz.ArgumentError, match="does not end in a softmax"):
         kerasviz.explain(sensors, img, "saliency", score="probability")
+
+
+#: Every registered method that reads the target's score (its gradient or its value), read from
+#: the registry when this module is collected: a new method is enrolled by registering it.
+SCORED = [m for m in registry.names() if registry.get(m).scored]
+#: Options that keep the sampling methods cheap here (only those a method has are passed).
+LIGHT = {"samples": 3, "steps": 6, "masks": 24, "max_channels": 4, "patch": 8, "stride": 8}
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """A random 3-class softmax CNN (16 px) and 2 images: p ≈ 1/3, far from saturation, so the
+    probability's gradient p_c (∂z_c − Σ_k p_k ∂z_k) is not a small multiple of the logit's."""
+    return gap_dense(size=16, classes=3, channels=6), random_images(2, 16, seed=11)
+
+
+@pytest.mark.filterwarnings("ignore::kerasviz.ExplanationWarning")
+@pytest.mark.parametrize("name", SCORED)
+def test_probability_equals_the_method_on_a_callable_softmax_target(tiny, name):
+    """explain(score="probability", target=c) must be the same method explaining the callable
+    target ``softmax(z)[:, c]`` (callables see the pre-softmax outputs ``z``): the score enters
+    every method (gradients, Score-CAM / RISE weights, occlusion and ablation drops, the
+    integrated-gradients path) through one rule, and this checks each method reads it."""
+    import tensorflow as tf
+
+    model, x = tiny
+    c = 1
+    opts = {k: v for k, v in LIGHT.items() if k in registry.get(name).options}
+    prob = kerasviz.explain(model, x, name, target=c, score="probability", **opts)
+    ref = kerasviz.explain(model, x, name, target=lambda z: tf.nn.softmax(z)[:, c], **opts)
+    p = model.predict(x, verbose=0)[:, c]  # the model's own softmax, outside kerasviz
+    np.testing.assert_allclose(prob.scores, p, rtol=1e-5)
+    np.testing.assert_allclose(ref.scores, p, rtol=1e-5)
+    logit = kerasviz.explain(model, x, name, target=c, **opts)
+    assert np.abs(logit.scores - p).min() > 1e-2  # the logits are another quantity
+    # The same float32 math in two compiled graphs (a gathered and a sliced softmax column):
+    # equal up to float32 rounding (~1e-7 relative) over a few dozen ops, far below 1e-5 of the
+    # map's scale; reading the logit instead changes the raw map by O(1) of its scale.
+    for i in range(2):
+        scale = max(float(np.abs(ref.raw[i]).max()), 1e-30)
+        np.testing.assert_allclose(prob.raw[i], ref.raw[i], rtol=1e-5, atol=1e-5 * scale,
+                                   err_msg=f"image {i}")
+    np.testing.assert_allclose(prob.maps, ref.maps, atol=1e-4)
+    if prob.grads is not None:
+        np.testing.assert_allclose(prob.grads, ref.grads, rtol=1e-5,
+                                   atol=1e-5 * np.abs(ref.grads).max())
+
+
+@pytest.mark.parametrize("name", ["scorecam", "rise"])
+def test_probability_weighted_methods_give_the_same_map_for_either_score(tiny, name):
+    """Score-CAM and RISE weight by the class probability whatever ``score`` is (as documented
+    in explain): only their ``scores`` change."""
+    model, x = tiny
+    opts = {k: v for k, v in LIGHT.items() if k in registry.get(name).options}
+    prob = kerasviz.explain(model, x, name, target=1, score="probability", **opts)
+    logit = kerasviz.explain(model, x, name, target=1, **opts)
+    np.testing.assert_allclose(prob.raw, logit.raw, rtol=1e-6, atol=1e-7 * np.abs(logit.raw).max())
+    assert np.abs(prob.scores - logit.scores).min() > 1e-2
+
+
+def test_probability_is_refused_by_methods_that_ignore_the_score(tiny):
+    """CAM (the head's weights of the class) and Eigen-CAM (class-agnostic) never read the score,
+    so score='probability' would silently return the logit's map: refused, before any work."""
+    model, x = tiny
+    unscored = [m for m in registry.names() if not registry.get(m).scored]
+    assert unscored == ["cam", "eigencam"]
+    for name in unscored + [registry.smooth("cam", samples=2)]:
+        with pytest.raises(kerasviz.ArgumentError, match="does not apply to method"):
+            kerasviz.explain(model, x, name, target=1, score="probability")
+        assert kerasviz.explain(model, x, name, target=1).maps.shape == (2, 16, 16)
 
 
 def test_gradcam_ig_is_gradcam_times_blurred_integrated_gradients(shapes):

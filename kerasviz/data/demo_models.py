@@ -1,4 +1,4 @@
-"""The two small trained CNNs that ship inside kerasviz (weights in ``kerasviz/data/``).
+"""The small trained CNNs that ship inside kerasviz (weights in ``kerasviz/data/``).
 
 * ``shapes``: classifies the object of a :func:`kerasviz.data.datasets.shapes` image into
   :data:`~kerasviz.data.datasets.SHAPE_CLASSES`. Four conv blocks, the last at 12×12, then
@@ -6,12 +6,16 @@
 * ``sensors``: predicts the 5 proximity readings of a :func:`kerasviz.data.datasets.sensors` camera
   image. Conv blocks down to a 6×6 map, then ``Flatten`` (keeps where things are) → ``Dense`` →
   ``Dense(5, sigmoid)``.
+* ``shapes_shuffled``: the ``shapes`` architecture trained on randomly permuted labels, so it
+  memorises its training images and has learned nothing about shapes (held-out accuracy near
+  chance, 1 / 5): the control of :func:`kerasviz.metrics.data_randomisation`.
 
-Both take ``float32 (N, 96, 96, 3)`` RGB in [0, 1]; :func:`preprocess` (``uint8 / 255``) is applied
+All take ``float32 (N, 96, 96, 3)`` RGB in [0, 1]; :func:`preprocess` (``uint8 / 255``) is applied
 by the caller, outside the model. Retrain with ``python scripts/train_demo_models.py``.
 """
 from __future__ import annotations
 
+import functools
 import json
 import warnings
 from dataclasses import dataclass
@@ -67,7 +71,7 @@ def deprocess(x: Any) -> np.ndarray:
     return np.clip(np.asarray(x, np.float32) * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
-def build_shapes_model():
+def build_shapes_model(name: str = "shapes"):
     """The ``shapes`` classifier, untrained.
 
     Layers: ``conv1`` (16 filters, 96×96) → ``pool1`` → ``bn2`` → ``conv2`` (32, 48×48) →
@@ -78,7 +82,7 @@ def build_shapes_model():
     parameters.
 
     Returns:
-        A functional ``keras.Model`` named ``"shapes"``: ``float32 (None, 96, 96, 3)`` in [0, 1] →
+        A functional ``keras.Model`` named ``name``: ``float32 (None, 96, 96, 3)`` in [0, 1] →
         ``float32 (None, len(SHAPE_CLASSES))`` probabilities.
     """
     import keras
@@ -98,7 +102,7 @@ def build_shapes_model():
     x = layers.Conv2D(96, 3, padding="same", activation="relu", name="conv4")(x)
     x = layers.GlobalAveragePooling2D(name="gap")(x)
     out = layers.Dense(len(SHAPE_CLASSES), activation="softmax", name="predictions")(x)
-    return keras.Model(inp, out, name="shapes")
+    return keras.Model(inp, out, name=name)
 
 
 def build_sensors_model():
@@ -135,6 +139,12 @@ DEMO_MODELS: dict[str, DemoSpec] = {
         "sensors", build_sensors_model, "sensors.weights.h5", INPUT_SIZE, "regression",
         SENSOR_NAMES, "Small CNN that predicts a robot's 5 proximity sensor readings (0 = free, "
                       "1 = touching) from a bird's-eye camera image of the floor ahead."),
+    "shapes_shuffled": DemoSpec(
+        "shapes_shuffled", functools.partial(build_shapes_model, "shapes_shuffled"),
+        "shapes_shuffled.weights.h5", INPUT_SIZE,
+        "classification", SHAPE_CLASSES,
+        "The shapes architecture trained on randomly permuted labels: it memorised its training "
+        "images and knows nothing of shapes (the data-randomisation sanity check)."),
 }
 
 
@@ -154,7 +164,7 @@ def load_demo_model(name: str):
     """Build a demo model and load its shipped trained weights.
 
     Args:
-        name: ``"shapes"`` or ``"sensors"``.
+        name: ``"shapes"``, ``"sensors"`` or ``"shapes_shuffled"``.
 
     Returns:
         The ``keras.Model`` (see :func:`build_shapes_model`, :func:`build_sensors_model`).

@@ -705,17 +705,24 @@ def ends_in_logits(model, output: int) -> bool:
     return L.activation_name(layer) == "linear" and units is not None and units >= 2
 
 
-def check_score(model, score, target) -> str:
-    """``score`` checked for ``target`` (a :class:`~kerasviz.Target`), before any TensorFlow work.
+def check_score(model, score, target, method=None) -> str:
+    """``score`` checked for ``target`` (a :class:`~kerasviz.Target`) and ``method`` (a
+    :class:`~kerasviz.methods.Method`, or None), before any TensorFlow work.
 
     Raises:
-        ArgumentError: an unknown value, or ``"probability"`` for a callable target or an output
-            that does not end in a softmax.
+        ArgumentError: an unknown value, or ``"probability"`` for a method whose map does not read
+            the score (``Method.scored`` False), a callable target or an output that does not end
+            in a softmax.
     """
     from kerasviz import _validate
     from kerasviz.errors import ArgumentError
 
     _validate.one_of("score", score, SCORES)
+    if score == "probability" and method is not None and not method.scored:
+        raise ArgumentError(f"score='probability' does not apply to method {method.name!r}: its "
+                            f"map does not read the target's score, so it would be the logit's "
+                            f"map. Expected score='logit' for {method.name!r}, or a method that "
+                            f"reads the score. Received: score={score!r}.")
     if score == "probability" and (target.fn is not None or not ends_in_softmax(model, target.output)):
         what = "a callable target" if target.fn is not None else \
             f"output {target.output} of model {model.name!r}, which does not end in a softmax"

@@ -57,7 +57,7 @@ def _gap_dense(model, layer: str, output: int):
     return dense
 
 
-@register("cam", uses_layer=True,
+@register("cam", uses_layer=True, scored=False,
           doc="CAM: channels weighted by the GAP→Dense head's weights of the class (Zhou et al. 2016)")
 def cam(ctx):
     """``raw = Σ_k W[k, c] A^k`` with ``W`` the kernel of the Dense layer after global average
@@ -121,7 +121,7 @@ def hirescam(ctx):
     return ctx.cam(tf.reduce_sum(ctx.dA * ctx.A, axis=-1))
 
 
-@register("eigencam", uses_layer=True,
+@register("eigencam", uses_layer=True, scored=False,
           doc="Eigen-CAM: projection on the first principal direction of the activations; "
               "class-agnostic (Muhammad & Yeasin 2020)")
 def eigencam(ctx):

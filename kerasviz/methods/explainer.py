@@ -68,7 +68,9 @@ def explain(model, images: Any, method: str = "gradcam", target: Any = None, lay
             ``"probability"`` (the class's softmax probability ``p_c``; its gradient
             ``p_c (∂z_c − Σ_k p_k ∂z_k)`` subtracts the evidence for competing classes). With
             ``"probability"``, ``scores`` are the probabilities. Needs a class target on an output
-            that ends in a softmax.
+            that ends in a softmax, and a method that reads the score (not ``cam`` or
+            ``eigencam``: ``Method.scored``). ``scorecam`` and ``rise`` weight by the
+            probability whatever ``score`` is; it changes only their ``scores``.
         **options: the method's options (``kerasviz.methods.get(name).options`` lists them
             with their defaults), e.g. ``samples=50, noise=0.2, seed=1`` (smoothgrad),
             ``steps=64, baseline=0.0`` (integrated_gradients), ``max_channels=64`` (scorecam).
@@ -114,7 +116,7 @@ def explain(model, images: Any, method: str = "gradcam", target: Any = None, lay
     x, shown, originals, windows = _inputs(model, images, preprocess)
     extra = _extra_inputs(model, extra_inputs, len(x))
     tgt = as_target(model, target, len(x))
-    score = base.check_score(model, score, tgt)
+    score = base.check_score(model, score, tgt, m)
     path = savedmodel.check_method(model, m, layer, tgt)  # a SavedModel: its explain signature's layer
     if m.uses_layer and path is None:
         path = L.resolve_layer(model, layer)

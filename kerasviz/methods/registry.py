@@ -40,6 +40,9 @@ class Method:
             ``|raw|`` min-max), or a callable ``f(ctx, result) -> maps (n, H, W)`` in [0, 1].
         specs: option name → :class:`kerasviz.methods.options.Option`.
         key: what a compiled graph is specialised on (defaults to ``(name, fn)``).
+        scored: False when the map never reads the target's score (``cam``: the head's
+            weights; ``eigencam``: class-agnostic), so ``explain(score="probability")`` is
+            refused for it.
     """
     name: str
     fn: Callable
@@ -48,6 +51,7 @@ class Method:
     postprocess: Any = "cam"
     specs: dict = field(default_factory=dict)
     key: Any = None
+    scored: bool = True
 
     def __post_init__(self):
         if self.key is None:
@@ -107,7 +111,8 @@ def specs_of(fn: Callable) -> dict:
     return specs
 
 
-def register(name: str, *, uses_layer: bool, doc: str, postprocess: Any = None):
+def register(name: str, *, uses_layer: bool, doc: str, postprocess: Any = None,
+             scored: bool | None = None):
     """Decorator registering ``fn(ctx, **options)`` (or a :class:`Method`, e.g. one made by
     :func:`kerasviz.methods.smooth`) as method ``name``.
 
@@ -117,20 +122,24 @@ def register(name: str, *, uses_layer: bool, doc: str, postprocess: Any = None):
         doc: one line (what it computes and the paper).
         postprocess: ``"cam"``, ``"pixel"`` or ``f(ctx, result) -> maps``; default ``"cam"``
             when ``uses_layer`` else ``"pixel"`` (see :class:`Method`).
+        scored: False when the map does not read the target's score (see :class:`Method`);
+            default True (a :class:`Method`'s own value).
     """
-    if not isinstance(uses_layer, bool) or not (postprocess is None or callable(postprocess)
+    if not isinstance(uses_layer, bool) or not isinstance(scored, (bool, type(None))) or not (postprocess is None or callable(postprocess)
                                                 or postprocess in POSTPROCESS):
         raise TypeError(f"Bad registration of {name!r}: uses_layer must be a bool and "
-                        f"postprocess one of {list(POSTPROCESS)} or a callable.")
+                        f"postprocess one of {list(POSTPROCESS)} or a callable, scored a bool.")
 
     def deco(fn):
         if isinstance(fn, Method):
             rule = postprocess or fn.postprocess
             _REGISTRY[name] = replace(fn, name=name, doc=doc, uses_layer=uses_layer,
-                                      postprocess=rule, key=(name, fn.key))
+                                      postprocess=rule, key=(name, fn.key),
+                                      scored=fn.scored if scored is None else scored)
         else:
             rule = postprocess or ("cam" if uses_layer else "pixel")
-            _REGISTRY[name] = Method(name, fn, doc, uses_layer, rule, specs_of(fn))
+            _REGISTRY[name] = Method(name, fn, doc, uses_layer, rule, specs_of(fn),
+                                     scored=True if scored is None else scored)
         return fn
 
     return deco
