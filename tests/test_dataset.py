@@ -224,6 +224,10 @@ def test_cli_ray_engine_errors_are_one_line_before_any_work(images, tmp_path):
         assert proc.returncode == 2, proc.stderr
         assert words in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert not (tmp_path / "out").exists()
+    local = subprocess.run(base[:6] + ["--workers", "2", "--in", str(images), "--out",
+                            str(tmp_path / "out")], capture_output=True, text=True, env=env,
+                           timeout=120)
+    assert local.returncode == 2 and "--engine ray" in local.stderr
     local = subprocess.run([sys.executable, "-m", "kerasviz", "batch", "--model", "shapes",
                             "--in", str(bad_parquet), "--out", str(tmp_path / "out")],
                            capture_output=True, text=True, env=env, timeout=120)

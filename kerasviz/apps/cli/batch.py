@@ -53,7 +53,7 @@ def register(subparsers) -> None:
     p.add_argument("--engine", choices=("local", "ray"), default="local",
                    help="local: this process (default); ray: a pool of Ray actors, results also "
                         "as Parquet (pip install \"kerasviz[ray]\"; $RAY_ADDRESS for a cluster)")
-    p.add_argument("--workers", type=int, default=2,
+    p.add_argument("--workers", type=int, default=None,
                    help="with --engine ray: actors, each holding the model (default 2)")
     p.add_argument("--gpus-per-worker", type=float, default=None, metavar="G",
                    help="with --engine ray: GPUs per actor (default 1 when the cluster has GPUs)")
@@ -71,6 +71,11 @@ def run(args: argparse.Namespace) -> int:
 
     check(batch_size=("positive_int", args.batch_size), workers=("positive_int", args.workers),
           gpus_per_worker=("non_negative", args.gpus_per_worker))
+    if args.engine != "ray" and (args.workers is not None or args.gpus_per_worker is not None):
+        from kerasviz.errors import ArgumentError
+
+        raise ArgumentError("--workers and --gpus-per-worker are for the Ray engine. Add "
+                            "--engine ray, or leave them out.")
     if args.engine == "ray":  # Ray installed, inputs and folder before the model loads
         from kerasviz.apps.dataset import explain_dataset, import_ray, split_inputs
 
@@ -88,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     if args.engine == "ray":
         source = {"name_or_path": args.model, "safe_mode": not args.unsafe,
                   "signature": args.signature}
-        summary = explain_dataset(model, inputs, args.methods, args.out, workers=args.workers,
+        summary = explain_dataset(model, inputs, args.methods, args.out, workers=args.workers or 2,
                                   gpus_per_worker=args.gpus_per_worker, model_source=source,
                                   **common)
     else:
