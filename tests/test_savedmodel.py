@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import keras
+
 import kerasviz
 from conftest import gap_dense, images
 
@@ -52,6 +54,8 @@ def exported(tmp_path_factory):
 FRESH = r"""
 import json, sys
 import numpy as np
+import keras
+
 import kerasviz
 root = sys.argv[1]
 x = np.load(root + "/x.npy")
@@ -155,6 +159,21 @@ def test_cam_on_a_plain_savedmodel_names_the_fix(exported):
     assert kerasviz.model_info(explainable).class_names == kerasviz.model_info(
         kerasviz.load_model("shapes")).class_names
     assert explainable.name == "shapes" and plain.name == "plain"  # kerasviz.json, else the folder
+
+
+def test_looking_inside_a_savedmodel_names_the_keras_file(exported):
+    """A SavedModel is a graph without Keras layers: activations and filters say so, and what
+    to give instead, rather than only 'no 4-D layer'."""
+    root, _, x, _ = exported
+    plain = kerasviz.load_model(root / "plain")
+    with pytest.raises(kerasviz.ModelError, match=r"SavedModel folder .*plain.*\.keras / \.h5"):
+        kerasviz.activations(plain, x)
+    with pytest.raises(kerasviz.ModelError, match=r"SavedModel folder .*plain.*\.keras / \.h5"):
+        kerasviz.filter_patterns(plain, None, [0], steps=1)
+    with pytest.raises(kerasviz.ModelError) as keras_model:  # a Keras model without conv layers
+        kerasviz.activations(keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]),
+                             np.zeros((1, 4), np.float32))
+    assert "SavedModel" not in str(keras_model.value)
 
 
 def test_the_noise_tunnel_runs_through_the_explain_signature(exported):

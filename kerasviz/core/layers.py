@@ -102,7 +102,8 @@ def select_layers(model: keras.Model, specs: Any = None) -> list[str]:
     if specs is None:
         chosen = [r.path for r in rows if r.is_spatial and not is_graph_model(r.layer)]
         if not chosen:
-            raise ModelError(f"Model {model.name!r} has no layer with a 4-D (N, h, w, c) output.")
+            raise ModelError(f"Model {model.name!r} has no layer with a 4-D (N, h, w, c) output."
+                             f"{_saved_model_hint(model)}")
         return chosen
     if isinstance(specs, (str, int, type, keras.layers.Layer)):
         specs = [specs]
@@ -133,8 +134,20 @@ def default_conv_layer(model: keras.Model) -> str:
         raise ModelError(
             f"Model {model.name!r} has no convolutional layer (no layer outputs a 4-D (N, h, w, c) "
             f"feature map), so CAM methods have nothing to look at. Use a pixel method such as "
-            f"method='saliency', or pass a model with a conv layer.")
+            f"method='saliency', or pass a model with a conv layer.{_saved_model_hint(model)}")
     return rows[-1].path
+
+
+def _saved_model_hint(model) -> str:
+    """For a model loaded from a SavedModel folder: why it has no layers, and what to do."""
+    from kerasviz.core.models import model_info
+
+    where = model_info(model).saved_model
+    if where is None:
+        return ""
+    return (f" It was loaded from the SavedModel folder '{where.path}', a graph without Keras "
+            f"layers: activations and filters need the Keras model file (.keras / .h5) it was "
+            f"exported from.")
 
 
 def layer_paths(model: keras.Model) -> list[str]:
