@@ -43,7 +43,7 @@ def ray_session():
     """One local Ray instance for the module (started as explain_dataset starts it)."""
     from kerasviz.apps.dataset import start_ray
 
-    start_ray(workers=2)
+    start_ray(cpus=2)
     yield
     ray.shutdown()
 

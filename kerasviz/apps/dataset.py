@@ -46,7 +46,8 @@ PATH_COLUMN, BYTES_COLUMN = "path", "bytes"
 def explain_dataset(model, inputs: Any, methods: Sequence[str] | str = ("gradcam",),
                     out: str | Path = "kerasviz_batch", *, target: Any = None, layer: Any = None,
                     options: dict | None = None, batch_size: int = 16, workers: int = 2,
-                    gpus_per_worker: float | None = None, force: bool = False,
+                    gpus_per_worker: float | None = None, cpus_per_worker: int | None = None,
+                    force: bool = False,
                     retry_failed: bool = False, progress: bool | None = None,
                     model_id: str | None = None, preprocess: Any = None,
                     model_source: dict | None = None) -> BatchSummary:
@@ -63,6 +64,8 @@ def explain_dataset(model, inputs: Any, methods: Sequence[str] | str = ("gradcam
         batch_size: images per actor call (memory of each actor grows with it).
         workers: actors, each holding the model (default 2).
         gpus_per_worker: GPUs per actor; default 1 when the Ray cluster has GPUs, else 0.
+        cpus_per_worker: CPU cores per actor (Ray sets its math threads to it); default: on the
+            local Ray this run starts, the machine's cores shared among the workers, else 1.
         progress: a bar with images/s per worker; default: when stderr is a terminal.
         model_source: how a worker loads a model that cannot be pickled (a SavedModel folder):
             keyword arguments of :func:`kerasviz.load_model`; a path or name given as ``model``
@@ -80,6 +83,8 @@ def explain_dataset(model, inputs: Any, methods: Sequence[str] | str = ("gradcam
     workers = _validate.positive_int("workers", workers)
     if gpus_per_worker is not None:
         gpus_per_worker = _validate.number("gpus_per_worker", gpus_per_worker, lo=0.0)
+    if cpus_per_worker is not None:
+        cpus_per_worker = _validate.positive_int("cpus_per_worker", cpus_per_worker)
     files, tables, rows = split_inputs(inputs)
     if isinstance(model, (str, Path)) and model_source is None:
         model_source = {"name_or_path": str(model)}
@@ -90,8 +95,11 @@ def explain_dataset(model, inputs: Any, methods: Sequence[str] | str = ("gradcam
     payload = ModelPayload(job.model, model_source)
     _trim_parts(job)
     started = not ray.is_initialized()
+    local = started and not os.environ.get("RAY_ADDRESS")  # a Ray of our own on this machine
+    if cpus_per_worker is None:
+        cpus_per_worker = max(1, (os.cpu_count() or 1) // workers) if local else 1
     if started:
-        start_ray(workers)
+        start_ray(workers * cpus_per_worker)
     try:
         gpus = gpus_per_worker
         if gpus is None:
@@ -100,7 +108,8 @@ def explain_dataset(model, inputs: Any, methods: Sequence[str] | str = ("gradcam
             Explainer, batch_size=job.batch_size, batch_format="numpy",
             fn_constructor_kwargs={"payload": payload, "recipe": job.recipe,
                                    "digest": job.digest, "done": frozenset(job.done)},
-            compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=1, num_gpus=gpus)
+            compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=cpus_per_worker,
+            num_gpus=gpus)
         return _drain(dataset, job, workers, progress)
     finally:
         if started:
@@ -251,10 +260,10 @@ def _parquet_rows(table, where: str):
     return pa.table({"image": names, "data": data})
 
 
-def start_ray(workers: int = 2) -> None:
-    """``ray.init()``: connects to ``$RAY_ADDRESS`` when set, else starts a local instance with a
-    CPU slot per worker plus one for reading (logical slots: never a deadlock on small
-    machines). Ray's own logs and bars are kept quiet; kerasviz shows its own progress."""
+def start_ray(cpus: int = 2) -> None:
+    """``ray.init()``: connects to ``$RAY_ADDRESS`` when set, else starts a local instance with
+    ``cpus`` CPU slots for the actors plus one for reading (logical slots: never a deadlock on
+    small machines). Ray's own logs and bars are kept quiet; kerasviz shows its own progress."""
     ray = import_ray()
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
@@ -267,7 +276,7 @@ def start_ray(workers: int = 2) -> None:
     kwargs = {"runtime_env": {"env_vars": env}, "logging_level": logging.ERROR,
               "log_to_driver": False}
     if not os.environ.get("RAY_ADDRESS"):
-        kwargs |= {"num_cpus": max(os.cpu_count() or 1, workers) + 1, "include_dashboard": False}
+        kwargs |= {"num_cpus": max(os.cpu_count() or 1, cpus) + 1, "include_dashboard": False}
     ray.init(**kwargs)
 
 

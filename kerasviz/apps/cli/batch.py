@@ -57,6 +57,9 @@ def register(subparsers) -> None:
                    help="with --engine ray: actors, each holding the model (default 2)")
     p.add_argument("--gpus-per-worker", type=float, default=None, metavar="G",
                    help="with --engine ray: GPUs per actor (default 1 when the cluster has GPUs)")
+    p.add_argument("--cpus-per-worker", type=int, default=None, metavar="C",
+                   help="with --engine ray: CPU cores per actor (default: on a local Ray, the "
+                        "machine's cores shared among the workers; on a cluster 1)")
     add_report_options(p, "the summary")
     add_device_option(p)
     add_model_options(p)
@@ -70,12 +73,14 @@ def run(args: argparse.Namespace) -> int:
     from kerasviz.present.outputs import check_folder
 
     check(batch_size=("positive_int", args.batch_size), workers=("positive_int", args.workers),
-          gpus_per_worker=("non_negative", args.gpus_per_worker))
-    if args.engine != "ray" and (args.workers is not None or args.gpus_per_worker is not None):
+          gpus_per_worker=("non_negative", args.gpus_per_worker),
+          cpus_per_worker=("positive_int", args.cpus_per_worker))
+    ray_only = (args.workers, args.gpus_per_worker, args.cpus_per_worker)
+    if args.engine != "ray" and any(v is not None for v in ray_only):
         from kerasviz.errors import ArgumentError
 
-        raise ArgumentError("--workers and --gpus-per-worker are for the Ray engine. Add "
-                            "--engine ray, or leave them out.")
+        raise ArgumentError("--workers, --gpus-per-worker and --cpus-per-worker are for the Ray "
+                            "engine. Add --engine ray, or leave them out.")
     if args.engine == "ray":  # Ray installed, inputs and folder before the model loads
         from kerasviz.apps.dataset import explain_dataset, import_ray, split_inputs
 
@@ -94,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
         source = {"name_or_path": args.model, "safe_mode": not args.unsafe,
                   "signature": args.signature}
         summary = explain_dataset(model, inputs, args.methods, args.out, workers=args.workers or 2,
-                                  gpus_per_worker=args.gpus_per_worker, model_source=source,
+                                  gpus_per_worker=args.gpus_per_worker,
+                                  cpus_per_worker=args.cpus_per_worker, model_source=source,
                                   **common)
     else:
         summary = batch_explain(model, inputs, args.methods, args.out, **common)
