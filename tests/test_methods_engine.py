@@ -138,18 +138,18 @@ SPLIT = ["gradcam", "gradcam++", "xgradcam", "layercam", "hirescam", "eigencam",
 
 @pytest.mark.parametrize("target", [1, "callable"])
 def test_split_route_equals_one_graph(monkeypatch, target):
-    """On large models (SPLIT_MIN_OPS), methods that read only the clean pass run as the
-    shared pass plus a small graph of their own math: the same results as one graph, and a
-    second method traces no model pass; methods that need the model (guided_gradcam,
-    scorecam) keep one graph."""
+    """Methods that read only the clean pass first run as the shared pass plus a small graph
+    of their own math (then, on a small model, as one graph after PROMOTE_AFTER calls): the
+    same results as one graph, and a second method traces no model pass; methods that need the
+    model (guided_gradcam, scorecam) or no gradient (eigencam, cam) have one graph."""
     from kerasviz.methods import base
 
     tgt = (lambda z: z[:, 0] - z[:, 1]) if target == "callable" else target
     x = images(3, 16, seed=4)
     results = {}
     model = gap_dense(size=16, channels=4, name="split")
-    for route, threshold in (("one", 10 ** 9), ("split", 0)):
-        monkeypatch.setattr(base, "SPLIT_MIN_OPS", threshold)
+    for route, promote in (("one", 0), ("split", 10 ** 9)):  # promoted at once / never
+        monkeypatch.setattr(base, "PROMOTE_AFTER", promote)
         kerasviz.clear_caches()
         for name in SPLIT:
             if name == "cam" and target == "callable":
@@ -174,3 +174,20 @@ def test_split_route_equals_one_graph(monkeypatch, target):
                 assert b is None
             else:
                 np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6, err_msg=f"{name} {k}")
+
+
+def test_a_split_plan_is_promoted_to_one_graph_after_some_calls(monkeypatch):
+    from kerasviz.methods import base
+
+    monkeypatch.setattr(base, "PROMOTE_AFTER", 2)
+    model = gap_dense(size=16, channels=4, name="promoted")
+    x = images(1, 16, seed=5)
+    first = kerasviz.explain(model, x, "layercam", target=0, progress=False)
+    plan, = base._PLANS[model].values()
+    traces = plan.traces
+    assert plan._runner.__name__ == "run" and traces == 1  # the tail only
+    kerasviz.explain(model, x, "layercam", target=0, progress=False)
+    assert plan._runner.__name__ == "run" and plan.traces == traces
+    third = kerasviz.explain(model, x, "layercam", target=0, progress=False)
+    assert plan._runner.__name__ != "run" and plan.traces == traces + 1  # its one graph
+    np.testing.assert_allclose(third.maps, first.maps, rtol=1e-5, atol=1e-6)

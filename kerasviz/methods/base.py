@@ -406,7 +406,7 @@ class Plan:
     _reporting, _depth, _loops, _bar = False, 0, 0, None
     #: the shared :class:`CleanPass` (set by :func:`plan_for`; None: each graph runs its own)
     clean = None
-    _runner = None
+    _runner, _calls, _promote = None, 0, False
 
     def __init__(self, model, method, layer: str | None, target, input_shape: tuple,
                  options: dict, batch_size: int, score: str = "logit"):
@@ -503,9 +503,7 @@ class Plan:
         extra = list(extra or [])
         with tf.device(device):
             if not _progress.wanted(progress):
-                if self._runner is None:
-                    self._runner = self._split() or _flat_call(self.compiled)
-                out = self._in_chunks(self._runner, x, units, extra, values)
+                out = self._in_chunks(self._route(), x, units, extra, values)
                 return check_maps(self, out, x, extra)
             if self._with_ticks is None:  # a second graph, only for calls that show a bar
                 self._with_ticks = tf.function(_Graph(self, report=True), autograph=False,
@@ -517,13 +515,29 @@ class Plan:
                 self._bar = self._bar.close()
             return check_maps(self, out, x, extra)
 
+    def _route(self):
+        """What runs a call without a progress bar (a callable on the graph's tensors): the
+        split route (:meth:`_split`) while it applies, else the plan's one graph. On a small
+        clean pass (under :data:`KEEP_SPLIT_OPS` operations) a split plan is promoted to its one
+        graph after :data:`PROMOTE_AFTER` calls: tiered, as a JIT compiler does."""
+        self._calls += 1
+        promote = self._promote and self._calls > PROMOTE_AFTER
+        if self._runner is not None and not promote:
+            return self._runner
+        split = self._split() if self._runner is None else None
+        if split is not None and not (self._promote and self._calls > PROMOTE_AFTER):
+            self._runner = split
+        else:
+            self._runner, self._promote = _flat_call(self.compiled), False
+        return self._runner
+
     def _split(self):
-        """The split route, or None: on a model whose clean pass is large
-        (:data:`SPLIT_MIN_OPS`), a method that reads only what the pass gives (and reads a
-        gradient) runs as two graphs, the shared pass and a small graph of the method's own
-        math (its *tail*), so that its first call traces and optimises only the tail."""
+        """The split route, or None: a method that reads only what the shared clean pass gives
+        (and reads a gradient) runs as two graphs, the pass and a small graph of the method's
+        own math (its *tail*), so that its first call traces and optimises only the tail, not
+        the model again. Sets ``_promote`` (a small pass: see :meth:`_route`)."""
         clean = self.clean
-        if clean is None or self.method.key in _NEEDS_MODEL or clean.ops < SPLIT_MIN_OPS:
+        if clean is None or self.method.key in _NEEDS_MODEL:
             return None
         keys = sorted(clean.specs)
         body = _Tail(self, keys)
@@ -537,6 +551,7 @@ class Plan:
         if not body.read & {"dA", "dx"}:  # nothing to share but the forward
             return None
         first, second, n_extra = _flat_call(clean.function), _flat_call(tail), self._n_extra
+        self._promote = clean.ops < KEEP_SPLIT_OPS
 
         def run(x, units, *rest):
             shared = first(x, units, *rest[:n_extra])
@@ -666,10 +681,14 @@ class _PassGraph:
         return self.clean._trace(x, units, *extra)
 
 
-#: Clean-pass operations from which methods that only read the pass run as two graphs (the pass
-#: and their own math; see :meth:`Plan._split`): re-optimising a pass of this size inside each
-#: method's graph costs more than the ~0.1 ms of calling a second graph.
-SPLIT_MIN_OPS = 1000
+#: Clean-pass operations from which a split plan (:meth:`Plan._split`) stays split: building
+#: one graph around a pass this large costs a few hundred ms (MobileNetV2's 1,836 operations:
+#: ~250 ms on 2 CPU cores), the second graph call ~0.06 ms, which its work dwarfs.
+KEEP_SPLIT_OPS = 1000
+
+#: Calls after which a split plan on a smaller pass is promoted to its one graph (saving the
+#: ~0.06 ms of the second call; building it costs ~50 ms on ``shapes``, repaid after ~1,000 calls).
+PROMOTE_AFTER = 100
 
 #: Keys of methods found to need the model beyond the clean pass (not split).
 _NEEDS_MODEL: set = set()
