@@ -141,7 +141,7 @@ def test_split_route_equals_one_graph(monkeypatch, target):
     """Methods that read only the clean pass first run as the shared pass plus a small graph
     of their own math (then, on a small model, as one graph after PROMOTE_AFTER calls): the
     same results as one graph, and a second method traces no model pass; methods that need the
-    model (guided_gradcam, scorecam) or no gradient (eigencam, cam) have one graph."""
+    model again (guided_gradcam, scorecam) have one graph."""
     from kerasviz.methods import base
 
     tgt = (lambda z: z[:, 0] - z[:, 1]) if target == "callable" else target
@@ -164,8 +164,7 @@ def test_split_route_equals_one_graph(monkeypatch, target):
                 assert base.CleanPass.total_traces == before
             plan, = [p for p in base._PLANS[model].values() if p.method.name == name]
             split = plan._runner.__name__ == "run"
-            assert split == (route == "split" and name not in ("guided_gradcam", "scorecam",
-                                                                "eigencam", "cam"))
+            assert split == (route == "split" and name not in ("guided_gradcam", "scorecam"))
             results.setdefault(name, []).append(exp)
     for name, (one, split) in results.items():
         for k in ("maps", "raw", "scores", "target"):

@@ -533,7 +533,7 @@ class Plan:
 
     def _split(self):
         """The split route, or None: a method that reads only what the shared clean pass gives
-        (and reads a gradient) runs as two graphs, the pass and a small graph of the method's
+        runs as two graphs, the pass and a small graph of the method's
         own math (its *tail*), so that its first call traces and optimises only the tail, not
         the model again. Sets ``_promote`` (a small pass: see :meth:`_route`)."""
         clean = self.clean
@@ -547,8 +547,6 @@ class Plan:
             tail.get_concrete_function()
         except _NeedsModel:
             _NEEDS_MODEL.add(self.method.key)
-            return None
-        if not body.read & {"dA", "dx"}:  # nothing to share but the forward
             return None
         first, second, n_extra = _flat_call(clean.function), _flat_call(tail), self._n_extra
         self._promote = clean.ops < KEEP_SPLIT_OPS
@@ -704,10 +702,9 @@ class _TailContext(Context):
 
     def __init__(self, plan, x, bundle: dict, extra):
         super().__init__(plan, x, bundle.get("units"), extra)
-        self._bundle, self._shared, self.read = bundle, True, set()
+        self._bundle, self._shared = bundle, True
 
     def _clean(self, key):
-        self.read.add(key)
         return self._bundle.get(key)
 
     def _pass(self, mode=None):
@@ -728,13 +725,12 @@ class _Tail:
     *extra, *options)`` → the graph's outputs (see :meth:`Plan._split`)."""
 
     def __init__(self, plan: Plan, keys: list):
-        self.plan, self.keys, self.read = plan, keys, set()
+        self.plan, self.keys = plan, keys
 
     def __call__(self, x, *rest):
         plan, k = self.plan, len(self.keys)
         ctx = _TailContext(plan, x, dict(zip(self.keys, rest[:k])), rest[k:k + plan._n_extra])
         out = plan._finish(ctx, rest[k + plan._n_extra:])
-        self.read = ctx.read
         plan.traces += 1
         Plan.total_traces += 1
         return out
