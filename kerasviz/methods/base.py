@@ -61,9 +61,11 @@ class Context:
     """One chunk of images, what a method reads about it, and the helpers a method composes.
 
     Everything a method reads is computed on first use, inside the traced graph, and once:
-    the first of ``A``, ``scores``, ``units``, ``dA``, ``dx`` runs one forward pass of the
-    replayed model (tapping the layer when the method uses one) on a persistent tape, and
-    ``dA`` / ``dx`` are gradients taken from that same tape. ``modified_dx(mode)`` replays the
+    the first of ``A``, ``scores``, ``units``, ``dA``, ``dx`` calls the plan's shared
+    :class:`CleanPass` (one forward pass of the replayed model, tapping the layer when the
+    method uses one, and its gradient: ``dA`` with a layer, else ``dx``); what the pass does not
+    give (``dx`` with a layer) comes from a forward pass on a persistent tape, as in a plan
+    without a shared pass. ``modified_dx(mode)`` replays the
     model with modified ReLU gradients (one more pass per mode).
 
     Attributes:
