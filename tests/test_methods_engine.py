@@ -22,8 +22,9 @@ def test_reading_a_da_dx_and_scores_runs_the_model_once_per_relu_mode(name, pass
     method = kerasviz.methods.get(name)
     plan = plan_for(model, method, "c2" if method.uses_layer else None, as_target(model, 0),
                     (16, 16, 3), method.check({}))
-    graph = plan.compiled.get_concrete_function().graph
-    convs = [op for op in graph.get_operations() if op.type == "Conv2D"]
+    graph = plan.compiled.get_concrete_function().graph.as_graph_def()
+    nodes = [*graph.node, *(n for f in graph.library.function for n in f.node_def)]
+    convs = [n for n in nodes if n.op == "Conv2D"]  # the graph's and the shared pass's
     assert len(convs) == 2 * passes  # guided_gradcam: the clean pass and the guided one
 
 
@@ -87,3 +88,105 @@ def test_cache_is_bounded_and_cleared_by_clear_caches():
     kerasviz.clear_caches()
     kerasviz.explain(model, x, "gradxinput", target=first)
     assert Plan.total_traces == traces + 2
+
+
+class _CountCalls:
+    """Stands in for ``replay.replay_model``: counts the replayed models it hands out that are
+    then called, i.e. the model passes traced into a graph."""
+
+    def __init__(self, real):
+        self.real, self.calls = real, 0
+
+    def __call__(self, *args, **kwargs):
+        model, counter = self.real(*args, **kwargs), self
+
+        class Counted:
+            def __call__(self, *a, **k):
+                counter.calls += 1
+                return model(*a, **k)
+
+        return Counted()
+
+
+def test_a_second_method_on_the_same_model_and_size_traces_less(monkeypatch):
+    """The clean pass (forward and backward through the model) is traced once per model,
+    layer, target kind and input size, not once per method: the second method traces no
+    model pass at all."""
+    from kerasviz.core import replay
+    from kerasviz.methods.base import CleanPass
+
+    model = gap_dense(size=16, channels=4, name="shared_pass")
+    x = images(1, 16, seed=3)
+    counter = _CountCalls(replay.replay_model)
+    monkeypatch.setattr(replay, "replay_model", counter)
+    traced = []
+    for name in ("gradcam", "layercam", "gradcam++", "saliency", "gradxinput"):
+        before, passes = counter.calls, CleanPass.total_traces
+        kerasviz.explain(model, x, name, target=0, layer="c2", progress=False) \
+            if kerasviz.methods.get(name).uses_layer else \
+            kerasviz.explain(model, x, name, target=0, progress=False)
+        traced.append((counter.calls - before, CleanPass.total_traces - passes))
+    assert traced[0][0] >= 1 and traced[3][0] >= 1  # first on the layer, first on the input
+    assert traced[1][0] < traced[0][0] and traced[2][0] < traced[0][0]
+    assert traced[4][0] < traced[3][0]
+    assert [t[1] for t in traced] == [1, 0, 0, 1, 0]
+
+
+SPLIT = ["gradcam", "gradcam++", "xgradcam", "layercam", "hirescam", "eigencam", "cam",
+         "saliency", "gradxinput", "guided_gradcam", "scorecam"]
+
+
+@pytest.mark.parametrize("target", [1, "callable"])
+def test_split_route_equals_one_graph(monkeypatch, target):
+    """Methods that read only the clean pass first run as the shared pass plus a small graph
+    of their own math (then, on a small model, as one graph after PROMOTE_AFTER calls): the
+    same results as one graph, and a second method traces no model pass; methods that need the
+    model again (guided_gradcam, scorecam) have one graph."""
+    from kerasviz.methods import base
+
+    tgt = (lambda z: z[:, 0] - z[:, 1]) if target == "callable" else target
+    x = images(3, 16, seed=4)
+    results = {}
+    model = gap_dense(size=16, channels=4, name="split")
+    for route, promote in (("one", 0), ("split", 10 ** 9)):  # promoted at once / never
+        monkeypatch.setattr(base, "PROMOTE_AFTER", promote)
+        kerasviz.clear_caches()
+        for name in SPLIT:
+            if name == "cam" and target == "callable":
+                continue
+            uses = kerasviz.methods.get(name).uses_layer
+            before = base.CleanPass.total_traces
+            exp = kerasviz.explain(model, x, name, target=tgt, layer="c2" if uses else None,
+                                   progress=False, max_channels=2) if name == "scorecam" else \
+                kerasviz.explain(model, x, name, target=tgt, layer="c2" if uses else None,
+                                 progress=False)
+            if name not in ("gradcam", "saliency"):  # first on the layer / on the input
+                assert base.CleanPass.total_traces == before
+            plan, = [p for p in base._PLANS[model].values() if p.method.name == name]
+            split = plan._runner.__name__ == "run"
+            assert split == (route == "split" and name not in ("guided_gradcam", "scorecam"))
+            results.setdefault(name, []).append(exp)
+    for name, (one, split) in results.items():
+        for k in ("maps", "raw", "scores", "target"):
+            a, b = getattr(one, k), getattr(split, k)
+            if a is None:
+                assert b is None
+            else:
+                np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6, err_msg=f"{name} {k}")
+
+
+def test_a_split_plan_is_promoted_to_one_graph_after_some_calls(monkeypatch):
+    from kerasviz.methods import base
+
+    monkeypatch.setattr(base, "PROMOTE_AFTER", 2)
+    model = gap_dense(size=16, channels=4, name="promoted")
+    x = images(1, 16, seed=5)
+    first = kerasviz.explain(model, x, "layercam", target=0, progress=False)
+    plan, = base._PLANS[model].values()
+    traces = plan.traces
+    assert plan._runner.__name__ == "run" and traces == 1  # the tail only
+    kerasviz.explain(model, x, "layercam", target=0, progress=False)
+    assert plan._runner.__name__ == "run" and plan.traces == traces
+    third = kerasviz.explain(model, x, "layercam", target=0, progress=False)
+    assert plan._runner.__name__ != "run" and plan.traces == traces + 1  # its one graph
+    np.testing.assert_allclose(third.maps, first.maps, rtol=1e-5, atol=1e-6)

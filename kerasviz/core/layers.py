@@ -46,11 +46,16 @@ class LayerInfo:
 def layer_table(model: keras.Model) -> list[LayerInfo]:
     """Every layer of ``model`` in model order, nested models expanded (the nested model itself
     is listed after its inner layers)."""
-    rows = []
-    for i, (path, tensor) in enumerate(flatten(model).taps.items()):
-        shape = tuple(tensor.shape) if hasattr(tensor, "shape") else ()
-        rows.append(LayerInfo(path, _layer_at(model, path), shape, i))
-    return rows
+    from kerasviz.core.replay import _per_model
+
+    cache = _per_model(model)  # beside the model's replay (kerasviz.clear_caches empties both)
+    if "table" not in cache:
+        rows = []
+        for i, (path, tensor) in enumerate(flatten(model).taps.items()):
+            shape = tuple(tensor.shape) if hasattr(tensor, "shape") else ()
+            rows.append(LayerInfo(path, _layer_at(model, path), shape, i))
+        cache["table"] = tuple(rows)
+    return list(cache["table"])
 
 
 def resolve_layer(model: keras.Model, spec: Any = None) -> str:
@@ -66,6 +71,8 @@ def resolve_layer(model: keras.Model, spec: Any = None) -> str:
     """
     if spec is None:
         return default_conv_layer(model)
+    if isinstance(spec, str) and spec in flatten(model).taps:  # a full path: the common case
+        return spec
     rows = layer_table(model)
     paths = [r.path for r in rows]
     if isinstance(spec, keras.layers.Layer):

@@ -61,9 +61,11 @@ class Context:
     """One chunk of images, what a method reads about it, and the helpers a method composes.
 
     Everything a method reads is computed on first use, inside the traced graph, and once:
-    the first of ``A``, ``scores``, ``units``, ``dA``, ``dx`` runs one forward pass of the
-    replayed model (tapping the layer when the method uses one) on a persistent tape, and
-    ``dA`` / ``dx`` are gradients taken from that same tape. ``modified_dx(mode)`` replays the
+    the first of ``A``, ``scores``, ``units``, ``dA``, ``dx`` calls the plan's shared
+    :class:`CleanPass` (one forward pass of the replayed model, tapping the layer when the
+    method uses one, and its gradient: ``dA`` with a layer, else ``dx``); what the pass does not
+    give (``dx`` with a layer) comes from a forward pass on a persistent tape, as in a plan
+    without a shared pass. ``modified_dx(mode)`` replays the
     model with modified ReLU gradients (one more pass per mode).
 
     Attributes:
@@ -85,6 +87,10 @@ class Context:
         self._units_in = units
         self._passes: dict = {}
         self._grads: dict = {}
+        # the clean pass shared by every method on this model, layer, target kind and input
+        # size (:class:`CleanPass`): its results, once read (None: not read yet)
+        self._bundle = None
+        self._shared = getattr(plan, "clean", None) is not None
         # passes are built in the graph where the context was made, even when first read inside
         # a loop body (the body then captures them)
         self._graph = tf.compat.v1.get_default_graph()
@@ -113,7 +119,29 @@ class Context:
             self._passes[mode] = (tape, a, units, scores, outs)
         return self._passes[mode]
 
+    def _clean(self, key: str):
+        """``key`` of the shared clean pass (:class:`CleanPass`: one traced function called
+        from every method's graph), or None when the pass does not give it."""
+        if not self._shared:
+            return None
+        if self._bundle is None:
+            units = self._units_in
+            if units is None:  # a callable target: the pass ignores the units
+                units = tf.zeros(tf.shape(self.x)[:1], tf.int32)
+            with self._graph.as_default():
+                self._bundle = self.plan.clean.function(self.x, units, *self.extra)
+        return self._bundle.get(key)
+
+    def _use_clean(self) -> bool:
+        """Whether forward values (units, scores) come from the shared pass: not when a pass
+        of this context ran first (a modified-ReLU one: its forward values are the same)."""
+        return self._shared and (self._bundle is not None or not self._passes)
+
     def _gradient(self, mode: str | None, wrt: str):
+        if mode is None:
+            shared = self._clean("dA" if wrt == "A" else "dx")
+            if shared is not None:
+                return shared
         tape, a, _, scores, _ = self._pass(mode)  # a SavedModel's explain pass sets dA itself
         if (mode, wrt) not in self._grads:
             with self._graph.as_default():
@@ -127,6 +155,9 @@ class Context:
 
     @property
     def A(self):  # noqa: N802 (the papers' notation)
+        shared = self._clean("A")
+        if shared is not None:
+            return shared
         if "A" not in self._grads:  # float32 even for a mixed-precision layer
             with self._graph.as_default():
                 self._grads["A"] = tf.cast(self._pass(None)[1], tf.float32)
@@ -134,16 +165,22 @@ class Context:
 
     @property
     def units(self):
+        if self._use_clean():
+            return self._clean("units")
         return self._forward()[2]
 
     @property
     def scores(self):
+        if self._use_clean():
+            return self._clean("scores")
         return self._forward()[3]
 
     @property
     def probabilities(self):
         """``float32 (n,)`` the softmax probability of each image's unit when the explained
         output ends in a softmax and the target is a unit, else None."""
+        if self._use_clean():
+            return self._clean("probabilities")
         if self.units is None or not self.plan.softmax_output:
             return None
         return self._probability(self._forward()[4], self.units)
@@ -369,6 +406,9 @@ class Plan:
     # depth and the loops that report; while running, the call's progress bar (see _tick).
     score, saved_model = "logit", None
     _reporting, _depth, _loops, _bar = False, 0, 0, None
+    #: the shared :class:`CleanPass` (set by :func:`plan_for`; None: each graph runs its own)
+    clean = None
+    _runner, _calls, _promote = None, 0, False
 
     def __init__(self, model, method, layer: str | None, target, input_shape: tuple,
                  options: dict, batch_size: int, score: str = "logit"):
@@ -427,7 +467,11 @@ class Plan:
         self.traces += 1
         Plan.total_traces += 1
         extra, values = rest[:self._n_extra], rest[self._n_extra:]
-        ctx = Context(self, x, units, extra)
+        return self._finish(Context(self, x, units, extra), values)
+
+    def _finish(self, ctx, values):
+        """The method on ``ctx`` and its post-processing: the graph's outputs."""
+        x = ctx.x
         result = self.method.fn(ctx, **self.static, **dict(zip(self.inputs, values)))
         maps = ctx.maps(self.method, result)
         units_out = ctx.units if ctx.units is not None else tf.fill(tf.shape(x)[:1], -1)
@@ -457,11 +501,11 @@ class Plan:
         """
         n = len(x)
         units = np.zeros(n, np.int32) if units is None else np.asarray(units, np.int32)
-        values = [self.method.specs[k].as_input(options[k]) for k in self.inputs]
+        values = [tf.constant(self.method.specs[k].as_input(options[k])) for k in self.inputs]
         extra = list(extra or [])
         with tf.device(device):
             if not _progress.wanted(progress):
-                out = self._in_chunks(self.compiled, x, units, extra, values)
+                out = self._in_chunks(self._route(), x, units, extra, values)
                 return check_maps(self, out, x, extra)
             if self._with_ticks is None:  # a second graph, only for calls that show a bar
                 self._with_ticks = tf.function(_Graph(self, report=True), autograph=False,
@@ -472,6 +516,48 @@ class Plan:
             finally:
                 self._bar = self._bar.close()
             return check_maps(self, out, x, extra)
+
+    def _route(self):
+        """What runs a call without a progress bar (a callable on the graph's tensors): the
+        split route (:meth:`_split`) while it applies, else the plan's one graph. On a small
+        clean pass (under :data:`KEEP_SPLIT_OPS` operations) a split plan is promoted to its one
+        graph after :data:`PROMOTE_AFTER` calls: tiered, as a JIT compiler does."""
+        self._calls += 1
+        promote = self._promote and self._calls > PROMOTE_AFTER
+        if self._runner is not None and not promote:
+            return self._runner
+        split = self._split() if self._runner is None else None
+        if split is not None and not (self._promote and self._calls > PROMOTE_AFTER):
+            self._runner = split
+        else:
+            self._runner, self._promote = _flat_call(self.compiled), False
+        return self._runner
+
+    def _split(self):
+        """The split route, or None: a method that reads only what the shared clean pass gives
+        runs as two graphs, the pass and a small graph of the method's
+        own math (its *tail*), so that its first call traces and optimises only the tail, not
+        the model again. Sets ``_promote`` (a small pass: see :meth:`_route`)."""
+        clean = self.clean
+        if clean is None or self.method.key in _NEEDS_MODEL:
+            return None
+        keys = sorted(clean.specs)
+        body = _Tail(self, keys)
+        tail = tf.function(body, autograph=False, input_signature=[
+            self._signature[0], *(clean.specs[k] for k in keys), *self._signature[2:]])
+        try:
+            tail.get_concrete_function()
+        except _NeedsModel:
+            _NEEDS_MODEL.add(self.method.key)
+            return None
+        first, second, n_extra = _flat_call(clean.function), _flat_call(tail), self._n_extra
+        self._promote = clean.ops < KEEP_SPLIT_OPS
+
+        def run(x, units, *rest):
+            shared = first(x, units, *rest[:n_extra])
+            return second(x, *[shared[k] for k in keys], *rest)
+
+        return run
 
     def _tick(self, loop, done, total):
         """Called by the graph of a call with a bar (:meth:`Context._chunk`): the outermost loop
@@ -485,6 +571,10 @@ class Plan:
         outputs as numpy arrays of N rows, filled chunk by chunk (peak memory ≈ results + one
         chunk)."""
         n = len(x)
+        if n <= self.batch_size and self._bar is None:  # one chunk: no slices, no copies
+            part = fn(tf.constant(x, tf.float32), tf.constant(units),
+                      *[tf.constant(e) for e in extra], *values)
+            return {k: v.numpy() for k, v in part.items()}
         out: dict[str, np.ndarray] = {}
         for s in range(0, n, self.batch_size):
             if self._bar is not None:
@@ -523,6 +613,140 @@ class _Graph:
             return plan._run(x, units, *rest)
         finally:
             plan._reporting = False
+
+
+class CleanPass(Plan):
+    """The clean pass every method on a (model, layer, target kind, input shape, score) shares:
+    one traced function ``(x, units, *extra) -> {A, dA | dx, units, scores, probabilities}``
+    (``A``, ``dA`` with a layer, else ``dx``; ``units`` absent for a callable target,
+    ``probabilities`` as :attr:`Context.probabilities`).
+
+    Each method's graph calls it (:meth:`Context._clean`), so the model's forward and backward
+    passes are traced in Python once, not once per method; TensorFlow inlines the call into
+    each graph, which it then optimises whole (so a method that needs no gradient loses the
+    backward ops). Made by :func:`plan_for`, cached beside the plans.
+
+    Attributes:
+        traces: how many times this pass was traced (1 once used).
+        total_traces: class attribute, traces of every clean pass (for tests and benchmarks).
+    """
+    total_traces = 0
+    clean = None  # its own Context runs the pass on a tape
+
+    def __init__(self, model, layer: str | None, target, input_shape: tuple, score: str):
+        self._model = weakref.ref(model)
+        self.layer, self.target, self.score = layer, target, score
+        self.traces = 0
+        extra = L.as_list(model.inputs)[1:]
+        self._n_extra = len(extra)
+        sig = [tf.TensorSpec((None, *input_shape), tf.float32), tf.TensorSpec((None,), tf.int32)]
+        sig += [tf.TensorSpec((None, *t.shape[1:]), t.dtype) for t in extra]
+        # a callable object, as Plan.compiled (TF counts retracing per code object)
+        self.function = tf.function(_PassGraph(self), input_signature=sig, autograph=False)
+
+    def _trace(self, x, units, *extra):
+        self.traces += 1
+        CleanPass.total_traces += 1
+        ctx = Context(self, x, units, extra)
+        out = {"scores": ctx.scores}
+        if ctx.units is not None:
+            out["units"] = ctx.units
+        if self.layer is not None:
+            out["A"], out["dA"] = ctx.A, ctx.dA
+        else:
+            out["dx"] = ctx.dx
+        if ctx.probabilities is not None:
+            out["probabilities"] = ctx.probabilities
+        return out
+
+    @property
+    def specs(self) -> dict:
+        """Name → ``tf.TensorSpec`` of each result (traces the pass on first use)."""
+        outs = self.function.get_concrete_function().structured_outputs
+        return {k: tf.TensorSpec(v.shape, v.dtype) for k, v in outs.items()}
+
+    @property
+    def ops(self) -> int:
+        """Operations in the traced pass (its size: what optimising a graph holding it costs)."""
+        return len(self.function.get_concrete_function().graph.get_operations())
+
+
+class _PassGraph:
+    """The function a :class:`CleanPass` compiles (a callable object, as :class:`_Graph`)."""
+
+    def __init__(self, clean: CleanPass):
+        self.clean = clean
+
+    def __call__(self, x, units, *extra):
+        return self.clean._trace(x, units, *extra)
+
+
+#: Clean-pass operations from which a split plan (:meth:`Plan._split`) stays split: building
+#: one graph around a pass this large costs a few hundred ms (MobileNetV2's 1,836 operations:
+#: ~250 ms on 2 CPU cores), the second graph call ~0.06 ms, which its work dwarfs.
+KEEP_SPLIT_OPS = 1000
+
+#: Calls after which a split plan on a smaller pass is promoted to its one graph (saving the
+#: ~0.06 ms of the second call; building it costs ~50 ms on ``shapes``, repaid after ~1,000 calls).
+PROMOTE_AFTER = 100
+
+#: Keys of methods found to need the model beyond the clean pass (not split).
+_NEEDS_MODEL: set = set()
+
+
+class _NeedsModel(Exception):
+    """Raised while tracing a tail: the method needs more than the clean pass."""
+
+
+class _TailContext(Context):
+    """The context of a tail graph: what the clean pass gave, as graph inputs; anything that
+    would run the model raises :class:`_NeedsModel`."""
+
+    def __init__(self, plan, x, bundle: dict, extra):
+        super().__init__(plan, x, bundle.get("units"), extra)
+        self._bundle, self._shared = bundle, True
+
+    def _clean(self, key):
+        return self._bundle.get(key)
+
+    def _pass(self, mode=None):
+        raise _NeedsModel
+
+    def on(self, xs):
+        raise _NeedsModel
+
+    def model_scores(self, xs, units, probability=False):
+        raise _NeedsModel
+
+    def head_scores(self, As, units, xs=None):
+        raise _NeedsModel
+
+
+class _Tail:
+    """The function a split :class:`Plan` compiles for its method: ``(x, *pass results,
+    *extra, *options)`` → the graph's outputs (see :meth:`Plan._split`)."""
+
+    def __init__(self, plan: Plan, keys: list):
+        self.plan, self.keys = plan, keys
+
+    def __call__(self, x, *rest):
+        plan, k = self.plan, len(self.keys)
+        ctx = _TailContext(plan, x, dict(zip(self.keys, rest[:k])), rest[k:k + plan._n_extra])
+        out = plan._finish(ctx, rest[k + plan._n_extra:])
+        plan.traces += 1
+        Plan.total_traces += 1
+        return out
+
+
+def _flat_call(function):
+    """``function`` (a ``tf.function`` with an input signature) as a callable on its tensors,
+    calling the traced graph directly: ``tf.function``'s argument binding costs ~0.1 ms a
+    call, as much as a small model's whole graph."""
+    concrete = function.get_concrete_function()
+    call = getattr(concrete, "_call_flat", None)
+    if call is None:  # another TensorFlow: the public (slower) call
+        return concrete
+    return lambda *args: call(list(args), concrete.captured_inputs)
 
 
 class CallProgress:
@@ -770,12 +994,34 @@ def plan_for(model, method, layer: str | None, target, input_shape: tuple, optio
     if plan is None:
         plan = cache[key] = Plan(model, method, layer, target, input_shape, options, batch_size,
                                  score)
+        if plan.saved_model is None:  # a SavedModel's explain signature is its own pass
+            plan.clean = _clean_pass(model, layer, target, tuple(input_shape), tkey, score)
         while len(cache) > MAX_PLANS:
             cache.popitem(last=False)
     else:
         cache.move_to_end(key)
     plan.target = target  # same output / callable; labels and units may differ
     return plan
+
+
+_PASSES = model_cache()
+
+
+def _clean_pass(model, layer, target, input_shape: tuple, tkey, score: str) -> CleanPass:
+    """The cached :class:`CleanPass` of (model, layer, input shape, target kind, score); at most
+    :data:`MAX_PLANS` per model, as plans."""
+    cache = _PASSES.get(model)
+    if cache is None:
+        cache = _PASSES[model] = OrderedDict()
+    key = (layer, input_shape, tkey, score)
+    clean = cache.get(key)
+    if clean is None:
+        clean = cache[key] = CleanPass(model, layer, target, input_shape, score)
+        while len(cache) > MAX_PLANS:
+            cache.popitem(last=False)
+    else:
+        cache.move_to_end(key)
+    return clean
 
 
 def check_layer_is_spatial(model, path: str) -> None:
