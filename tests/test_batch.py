@@ -170,6 +170,23 @@ def test_inputs_folder_glob_and_list(images, tmp_path):
         expand_inputs(empty)
 
 
+def test_an_output_folder_inside_the_input_folder_is_not_input(images, tmp_path):
+    """--out inside --in: the second run finds the same images, not the first run's maps."""
+    import shutil
+
+    from kerasviz.apps.batch import batch_explain
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("img00.png", "img01.png"):
+        shutil.copy(images / name, folder / name)
+    first = batch_explain("shapes", folder, ["gradcam"], folder / "out", progress=False)
+    again = batch_explain("shapes", folder, ["gradcam"], folder / "out", progress=False)
+    assert (first.images, first.explained) == (2, 2)
+    assert (again.images, again.explained, again.skipped) == (2, 0, 2)
+    assert len(list((folder / "out").glob("*.png"))) == 4  # the run did write images there
+
+
 def test_an_empty_map_is_said_in_the_results_line(tmp_path):
     """A black image through a ReLU model with zero biases: every activation is 0 (a dead
     layer), so Grad-CAM's map is empty; its line says why, the other image's line does not."""

@@ -155,6 +155,52 @@ def test_parquet_inputs_with_paths_or_bytes(images, ray_session, tmp_path):
         assert r["image"].startswith(str(tmp_path / "bytes.parquet") + "#")
 
 
+def test_bad_rows_become_error_lines_and_worker_errors_are_the_users(images, ray_session,
+                                                                     tmp_path):
+    """Null cells are error lines (the run goes on); unnamed bytes get distinct names; a
+    kerasviz error raised in a worker reaches the caller as itself; an impossible request for a
+    local Ray is refused instead of waiting for ever."""
+    import pyarrow as pa
+
+    import kerasviz
+    from kerasviz.apps.dataset import explain_dataset, read_results
+
+    good = [(images / f"img0{i}.png").read_bytes() for i in range(3)]
+    pq.write_table(pa.table({"bytes": pa.array(good + [None], pa.binary())}),
+                   tmp_path / "b.parquet")
+    pq.write_table(pa.table({"path": [str(images / "img03.png"), None]}), tmp_path / "p.parquet")
+    summary = explain_dataset("shapes", [tmp_path / "b.parquet", tmp_path / "p.parquet"],
+                              ["gradcam"], tmp_path / "out", workers=1, progress=False)
+    assert (summary.explained, summary.failed) == (4, 2)
+    table = read_results(tmp_path / "out").to_pylist()
+    assert sum(r["error"] is not None and "no image" in r["error"] for r in table) == 2
+    unnamed = [r["image"] for r in table if r["image"].startswith(str(tmp_path / "b.parquet"))]
+    assert len(unnamed) == len(set(unnamed)) == 4
+    with pytest.raises(kerasviz.LayerNotFoundError, match="nosuchlayer"):  # before Ray works
+        explain_dataset("shapes", images, ["gradcam"], tmp_path / "out2", layer="nosuchlayer",
+                        workers=1, progress=False)
+
+    def refuses(outputs):  # a target only a worker calls (the driver checks it is callable)
+        raise kerasviz.TargetError("this target refuses every model")
+
+    with pytest.raises(kerasviz.TargetError, match="refuses every model"):
+        explain_dataset("shapes", images, ["gradcam"], tmp_path / "out3", target=refuses,
+                        workers=1, progress=False)
+
+
+def test_a_local_ray_is_not_asked_for_what_it_lacks(images, tmp_path):
+    """A GPU per worker on a machine without one would wait for ever: one line, exit 2 (a
+    process of its own: it starts its own local Ray)."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path), CUDA_VISIBLE_DEVICES="")
+    proc = subprocess.run([sys.executable, "-m", "kerasviz", "batch", "--model", "shapes",
+                           "--engine", "ray", "--workers", "2", "--gpus-per-worker", "1",
+                           "--in", str(images), "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "2 workers × 1 GPU each need 2 GPUs" in last and "--gpus-per-worker" in last
+
+
 def _actor_pids() -> list[int]:
     import psutil
 

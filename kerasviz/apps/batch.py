@@ -20,7 +20,7 @@ import json
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -28,7 +28,7 @@ import numpy as np
 
 from kerasviz import _device, _progress, _validate
 from kerasviz.errors import ArgumentError, ExplanationWarning, one_line
-from kerasviz.present.outputs import OutputFolder, npy_bytes
+from kerasviz.present.outputs import MANIFEST, OutputFolder, npy_bytes
 
 RESULTS = "results.jsonl"
 SUMMARY = "summary.json"
@@ -50,10 +50,13 @@ class BatchSummary:
     skipped: int
     failed: int
     seconds: float
+    #: what an engine adds (the Ray engine: ``engine``, ``workers``, ``per_worker``, …)
+    extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {"out": str(self.out), "images": self.images, "explained": self.explained,
-                "skipped": self.skipped, "failed": self.failed, "seconds": round(self.seconds, 3)}
+                "skipped": self.skipped, "failed": self.failed,
+                "seconds": round(self.seconds, 3)} | self.extra
 
 
 def expand_inputs(specs: Any) -> list[Path]:
@@ -68,7 +71,8 @@ def expand_inputs(specs: Any) -> list[Path]:
         path = Path(text)
         if path.is_dir():
             hits = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES
-                          and p.is_file() and not any(part.startswith(".") for part in p.parts[-1:]))
+                          and p.is_file() and not any(part.startswith(".") for part in p.parts[-1:])
+                          and not _in_output_folder(p, path))
             where = f"the folder {text!r} has no image files ({', '.join(sorted(IMAGE_SUFFIXES))})"
         elif any(c in text for c in "*?["):
             hits = sorted(Path(p) for p in glob.glob(text, recursive=True)
@@ -90,6 +94,13 @@ def expand_inputs(specs: Any) -> list[Path]:
                                 f"('photos/**/*.jpg'), a list file or image paths.")
         found += hits
     return list(dict.fromkeys(found))
+
+
+def _in_output_folder(path: Path, root: Path) -> bool:
+    """Whether ``path`` lies in a kerasviz output folder (one holding a run manifest) inside
+    ``root``: a batch's ``--out`` inside its ``--in`` must not become input on the next run."""
+    return any((folder / MANIFEST).is_file() for folder in path.parents
+               if folder == root or root in folder.parents)
 
 
 def batch_explain(model, inputs: Any, methods: Sequence[str] | str = ("gradcam",),
@@ -253,8 +264,8 @@ class Job:
         """Write ``summary.json`` and close the folder."""
         failed = sum("error" in r for r in self.folder.read_lines(RESULTS))
         summary = BatchSummary(self.folder.path, self.images, explained, skipped, failed,
-                               seconds)
-        self.folder.write_text(SUMMARY, json.dumps(summary.to_dict() | extra
+                               seconds, extra)
+        self.folder.write_text(SUMMARY, json.dumps(summary.to_dict()
                                                    | {"settings": self.settings}, indent=1) + "\n")
         self.folder.finish()
         return summary
@@ -281,7 +292,9 @@ def open_job(model, inputs, methods, out, *, target=None, layer=None, options=No
     device = _device.resolve()  # $KERASVIZ_DEVICE: a bad value fails before the model loads
     if isinstance(model, (str, Path)):
         model_id, model = model_id or str(model), kerasviz.load_model(model)
-    kerasviz.as_target(model, target, 1)  # a bad target or preprocessing fails now, not later
+    kerasviz.as_target(model, target, 1)  # a bad target, layer or preprocessing fails now
+    if layer is not None and any(registry.get(m).uses_layer for m in methods):
+        kerasviz.resolve_layer(model, layer)
     kerasviz.preprocess(model, np.zeros((1, 8, 8, 3), np.uint8), preprocess=preprocess)
     run = {"model": model_id or _model_id(model), "methods": methods, "target": _jsonable(target),
            "layer": _jsonable(layer), "options": _jsonable(options)}

@@ -24,6 +24,8 @@ One machine by default (``ray.init()`` starts a local instance, no set-up); a cl
 """
 from __future__ import annotations
 
+import glob
+import hashlib
 import json
 import logging
 import os
@@ -36,7 +38,7 @@ from typing import Any, Sequence
 from kerasviz import _progress, _validate
 from kerasviz.apps.batch import (RESULTS, BatchSummary, Job, Recipe, decode, error_record,
                                  open_job, read_image)
-from kerasviz.errors import ArgumentError
+from kerasviz.errors import ArgumentError, KerasvizError, OutputError
 
 PARQUET_PREFIX = "results-"
 #: Columns of an input Parquet file: image paths, or encoded image bytes (with optional names).
@@ -88,12 +90,16 @@ def explain_dataset(model, inputs: Any, methods: Sequence[str] | str = ("gradcam
     files, tables, rows = split_inputs(inputs)
     if isinstance(model, (str, Path)) and model_source is None:
         model_source = {"name_or_path": str(model)}
+    if model_source and Path(str(model_source.get("name_or_path", ""))).exists():
+        # a path as every worker resolves it (their working folders differ on a cluster)
+        model_source = model_source | {"name_or_path": str(Path(model_source["name_or_path"])
+                                                            .resolve())}
     job = open_job(model, files, methods, out, target=target, layer=layer, options=options,
                    batch_size=batch_size, force=force, retry_failed=retry_failed,
                    model_id=model_id, preprocess=preprocess, settings={"engine": "ray"})
     job.images += rows
     payload = ModelPayload(job.model, model_source)
-    _trim_parts(job)
+    part = _trim_parts(job)
     started = not ray.is_initialized()
     local = started and not os.environ.get("RAY_ADDRESS")  # a Ray of our own on this machine
     if cpus_per_worker is None:
@@ -101,16 +107,19 @@ def explain_dataset(model, inputs: Any, methods: Sequence[str] | str = ("gradcam
     if started:
         start_ray(workers * cpus_per_worker)
     try:
+        have = ray.cluster_resources()
         gpus = gpus_per_worker
         if gpus is None:
-            gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
+            gpus = 1 if have.get("GPU", 0) >= 1 else 0
+        if local:  # a local Ray never grows: a request it cannot meet would wait for ever
+            _check_resources(have, workers, cpus_per_worker, gpus)
         dataset = _dataset(ray, job, tables).map_batches(
             Explainer, batch_size=job.batch_size, batch_format="numpy",
             fn_constructor_kwargs={"payload": payload, "recipe": job.recipe,
                                    "digest": job.digest, "done": frozenset(job.done)},
             compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=cpus_per_worker,
             num_gpus=gpus)
-        return _drain(dataset, job, workers, progress)
+        return _drain(dataset, job, workers, progress, part)
     finally:
         if started:
             ray.shutdown()
@@ -128,13 +137,24 @@ def import_ray():
     return ray
 
 
+def _check_resources(have: dict, workers: int, cpus: int, gpus: float) -> None:
+    """Refuse what the local Ray cannot schedule (it would wait for ever, silently)."""
+    for what, each, flag in (("GPU", gpus, "--gpus-per-worker"),
+                             ("CPU", cpus, "--cpus-per-worker")):
+        if each and workers * each > have.get(what, 0):
+            raise ArgumentError(f"{workers} workers × {each:g} {what} each need "
+                                f"{workers * each:g} {what}s, and this machine's Ray has "
+                                f"{have.get(what, 0):g}. Lower --workers or {flag}"
+                                f"{' (0: no GPU)' if what == 'GPU' else ''}.")
+
+
 def read_results(out: str | Path):
     """The Parquet parts of a Ray batch run as one ``pyarrow.Table`` (one row per image, in the
     order they were written)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    parts = sorted(Path(out).glob(f"{PARQUET_PREFIX}*.parquet"))
+    parts = [path for _, path in _parts(Path(out))]
     if not parts:
         raise ArgumentError(f"{str(out)!r} has no {PARQUET_PREFIX}*.parquet files: it is not the "
                             f"output folder of a batch run with engine='ray'.")
@@ -176,8 +196,8 @@ class ModelPayload:
 
 
 class Explainer:
-    """A Ray actor: loads the model once, then explains batches of rows ``image`` (name),
-    ``data`` (encoded bytes, empty: read the file ``image``)."""
+    """A Ray actor: loads the model once, then explains batches of rows ``image`` (the name in
+    the results, or None), ``path`` (a file to read, or None) and ``data`` (encoded bytes)."""
 
     def __init__(self, payload: ModelPayload, recipe: Recipe, digest: bytes, done: frozenset):
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -190,8 +210,9 @@ class Explainer:
 
         keys, records, files = [], [], []
         todo = []
-        for name, data in zip(batch["image"], batch["data"]):
-            item = read_image(name, self.digest, bytes(data) if len(data) else None)
+        for name, path, data, source in zip(batch["image"], batch["path"], batch["data"],
+                                            batch["source"]):
+            item = _read_row(name, path, data, source, self.digest)
             keys.append(item["key"])
             if item["key"] in self.done:  # finished by an earlier run
                 records.append(""), files.append(b"")
@@ -202,62 +223,112 @@ class Explainer:
             else:
                 records.append(None), files.append(None)
                 todo.append((len(keys) - 1, item))
-        for (k, _), (record, payload) in zip(todo, self.recipe.explain(self.model,
-                                                                       [t[1] for t in todo])):
+        try:
+            results = self.recipe.explain(self.model, [t[1] for t in todo])
+        except KerasvizError as exc:  # the user's error (Ray would wrap it): sent back as itself
+            return {"key": np.array([""], dtype=object), "record": np.array([""], dtype=object),
+                    "files": np.array([b""], dtype=object),
+                    "worker": np.array([self.worker], dtype=object),
+                    "error": np.array([pickle.dumps(exc)], dtype=object)}
+        for (k, _), (record, payload) in zip(todo, results):
             records[k], files[k] = json.dumps(record), pickle.dumps(payload)
         return {"key": np.array(keys, dtype=object), "record": np.array(records, dtype=object),
                 "files": np.array(files, dtype=object),
-                "worker": np.array([self.worker] * len(keys), dtype=object)}
+                "worker": np.array([self.worker] * len(keys), dtype=object),
+                "error": np.array([b""] * len(keys), dtype=object)}
+
+
+def _read_row(name, path, data, source, digest: bytes) -> dict:
+    """One input row as :func:`~kerasviz.apps.batch.read_image` gives it: a file read, bytes
+    taken, or an error for a row with neither (a null or empty Parquet cell). A row without a
+    name is named ``<source>#<key>``."""
+    if path:
+        item = read_image(path, digest)
+    elif data is not None and len(data):
+        item = read_image(name or "", digest, bytes(data))
+    else:
+        # no bytes to hash: keyed by file and name (a file's unnamed empty rows are one line)
+        key = hashlib.sha256(digest + f"empty:{source}:{name}".encode()).hexdigest()[:20]
+        item = {"key": key, "error": "This row has no image: its path or bytes cell is empty. "
+                                     "Give each row a path or the image's encoded bytes.",
+                "kind": "ImageError"}
+    item["image"] = name or f"{source}#{item['key'][:12]}"
+    return item
 
 
 def split_inputs(inputs) -> tuple[list, list[Path], int]:
     """``(image specs, Parquet files, their row count)``; Parquet columns are checked now."""
     import pyarrow.parquet as pq
 
+    import pyarrow as pa
+
     specs = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
-    tables = [Path(s) for s in specs if str(s).endswith(".parquet")]
+    tables: list[Path] = []
+    for spec in (s for s in specs if _is_parquet(s)):
+        hits = (sorted(Path(p) for p in glob.glob(str(spec), recursive=True))
+                if any(c in str(spec) for c in "*?[") else [Path(spec)])
+        if not hits or not all(p.is_file() for p in hits):
+            raise ArgumentError(f"No Parquet file {str(spec)!r}. Give an existing file or a "
+                                f"pattern that matches some.")
+        tables += hits
     rows = 0
     for path in tables:
-        if not path.is_file():
-            raise ArgumentError(f"No Parquet file {str(path)!r}. Give an existing file.")
-        names = pq.read_schema(path).names
-        if PATH_COLUMN not in names and BYTES_COLUMN not in names:
+        try:
+            schema, count = pq.read_schema(path), pq.read_metadata(path).num_rows
+        except (pa.ArrowException, OSError) as exc:
+            raise ArgumentError(f"{str(path)!r} is not a readable Parquet file "
+                                f"({str(exc).splitlines()[0]}).") from None
+        if PATH_COLUMN not in schema.names and BYTES_COLUMN not in schema.names:
             raise ArgumentError(f"The Parquet file {str(path)!r} has no {PATH_COLUMN!r} (image "
                                 f"paths) or {BYTES_COLUMN!r} (image bytes) column. Received "
-                                f"columns: {names}.")
-        rows += pq.read_metadata(path).num_rows
-    files = [s for s in specs if not str(s).endswith(".parquet")]
+                                f"columns: {schema.names}.")
+        for column, ok, want in ((PATH_COLUMN, (pa.types.is_string, pa.types.is_large_string),
+                                  "strings"),
+                                 (BYTES_COLUMN, (pa.types.is_binary, pa.types.is_large_binary),
+                                  "binary (the encoded image files)")):
+            if column in schema.names and not any(f(schema.field(column).type) for f in ok):
+                raise ArgumentError(f"Column {column!r} of {str(path)!r} holds "
+                                    f"{schema.field(column).type}; expected {want}.")
+        rows += count
+    files = [s for s in specs if not _is_parquet(s)]
     if not files and not rows:
         raise ArgumentError(f"No images to explain. Received: inputs={inputs!r}. Give folders, "
                             f"globs, list files, image paths or Parquet files.")
     return files, tables, rows
 
 
+def _is_parquet(spec) -> bool:
+    return str(spec).lower().endswith(".parquet")
+
+
 def _dataset(ray, job: Job, tables: list[Path]):
-    """A Ray dataset of rows ``image`` (str) and ``data`` (bytes; empty: read the path)."""
+    """A Ray dataset of rows ``image`` (name or None), ``path`` (absolute, or None), ``data``
+    (bytes or None) and ``source`` (the Parquet file, or None)."""
     parts = []
     if job.paths:
-        parts.append(ray.data.from_items([{"image": str(p), "data": b""} for p in job.paths]))
+        parts.append(ray.data.from_items([{"image": str(p), "path": str(Path(p).resolve()),
+                                           "data": None, "source": None} for p in job.paths]))
     for path in tables:
-        parts.append(ray.data.read_parquet(str(path)).map_batches(
-            _parquet_rows, batch_format="pyarrow", fn_kwargs={"where": str(path)}))
+        parts.append(ray.data.read_parquet(str(path.resolve())).map_batches(
+            _parquet_rows, batch_format="pyarrow", fn_kwargs={"where": str(path.resolve())}))
     return parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
 
 
 def _parquet_rows(table, where: str):
-    """An input Parquet batch as rows ``image`` / ``data``: paths to read, or bytes named by the
-    ``path`` column (else ``<file>#<row>``)."""
+    """An input Parquet batch as rows ``image`` / ``path`` / ``data``: paths to read (relative
+    ones from the Parquet file's folder, as in list files), or bytes named by the ``path``
+    column (else ``<file>#<key>``, by the worker)."""
     import pyarrow as pa
 
-    n = table.num_rows
-    has = table.column_names
+    n, has = table.num_rows, table.column_names
+    names = table[PATH_COLUMN].to_pylist() if PATH_COLUMN in has else [None] * n
     if BYTES_COLUMN in has:
-        data = table[BYTES_COLUMN].cast(pa.binary())
-        names = (table[PATH_COLUMN].cast(pa.string()) if PATH_COLUMN in has
-                 else pa.array([f"{where}#{i}" for i in range(n)]))
+        data, paths = table[BYTES_COLUMN].cast(pa.binary()), [None] * n
     else:
-        names, data = table[PATH_COLUMN].cast(pa.string()), pa.array([b""] * n, pa.binary())
-    return pa.table({"image": names, "data": data})
+        data = pa.array([None] * n, pa.binary())
+        paths = [None if p is None else str(Path(where).parent / p) for p in names]
+    return pa.table({"image": pa.array(names, pa.string()), "path": pa.array(paths, pa.string()),
+                     "data": data, "source": pa.array([where] * n, pa.string())})
 
 
 def start_ray(cpus: int = 2) -> None:
@@ -280,20 +351,29 @@ def start_ray(cpus: int = 2) -> None:
     ray.init(**kwargs)
 
 
-def _drain(dataset, job: Job, workers: int, progress) -> BatchSummary:
-    """Write the actors' results as they stream in: per step the files, the Parquet part, then
-    the lines. A key seen before (an earlier run, a retried batch, the same bytes twice) is
-    skipped."""
+def _drain(dataset, job: Job, workers: int, progress, part: int) -> BatchSummary:
+    """Write the actors' results as they stream in: per step the files, the Parquet part number
+    ``part`` (then the next), then the lines. A key done by an earlier run (or the same bytes
+    seen twice) counts as skipped; one written by this run (a block Ray replays after a worker
+    died) is dropped silently."""
     start = time.perf_counter()
     explained = skipped = 0
+    written: set = set()
     first: float | None = None  # when the first results came
     per_worker: dict[str, int] = {}
     bar = _progress.bar(total=job.images, progress=progress, desc="batch (ray)", unit="img")
     try:
         for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
-            step = []
+            first = first or time.perf_counter()
+            if len(batch["error"]) and batch["error"][0]:  # a kerasviz error in a worker
+                raise pickle.loads(batch["error"][0])
+            step, new = [], 0
             for key, record, payload, worker in zip(batch["key"], batch["record"],
                                                     batch["files"], batch["worker"]):
+                if key in written:
+                    continue
+                new += 1
+                written.add(key)
                 if not record or key in job.done:
                     skipped += 1
                     continue
@@ -307,11 +387,11 @@ def _drain(dataset, job: Job, workers: int, progress) -> BatchSummary:
                 for name, data in files.items():
                     job.folder.write_bytes(name, data)
             if step:
-                _write_part(job, step)
+                _write_part(job, step, part)
+                part += 1
             for record, _ in step:
                 job.folder.append_line(RESULTS, record)
-            bar.update(len(batch["key"]))
-            first = first or time.perf_counter()
+            bar.update(new)
             rate = explained / max(time.perf_counter() - start, 1e-9)
             bar.set_postfix_str(f"{rate / max(len(per_worker), 1):.2f} img/s per worker "
                                 f"({len(per_worker)} of {workers})", refresh=False)
@@ -356,28 +436,40 @@ def _row(record: dict, files: dict[str, bytes]) -> dict:
     return row
 
 
-def _write_part(job: Job, step: list[tuple[dict, dict]]) -> None:
-    """Write one step's rows as the next ``results-NNNNN.parquet`` (atomically)."""
+def _parts(folder: Path) -> list[tuple[int, Path]]:
+    """The Parquet parts in ``folder`` as ``(number, path)``, in number order."""
+    found = []
+    for path in folder.glob(f"{PARQUET_PREFIX}*.parquet"):
+        number = path.stem[len(PARQUET_PREFIX):]
+        if number.isdigit() and path.is_file() and not path.is_symlink():
+            found.append((int(number), path))
+    return sorted(found)
+
+
+def _write_part(job: Job, step: list[tuple[dict, dict]], index: int) -> None:
+    """Write one step's rows as ``results-<index>.parquet`` (atomically)."""
     import pyarrow as pa
 
-    parts = sorted(job.folder.path.glob(f"{PARQUET_PREFIX}*.parquet"))
-    index = int(parts[-1].stem[len(PARQUET_PREFIX):]) + 1 if parts else 0
     table = pa.Table.from_pylist([_row(r, f) for r, f in step], schema=_schema(job.recipe.methods))
     job.folder.write_bytes(f"{PARQUET_PREFIX}{index:05d}.parquet", _parquet_bytes(table))
 
 
-def _trim_parts(job: Job) -> None:
+def _trim_parts(job: Job) -> int:
     """Before a resumed run: keep in the Parquet parts exactly the images whose lines are in
     ``results.jsonl`` (once each). Rows of a step cut short by a kill, and error rows being
-    retried, go; their images are explained again."""
+    retried, go; their images are explained again. Returns the next part's number."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     seen: set = set()
-    for part in sorted(job.folder.path.glob(f"{PARQUET_PREFIX}*.parquet")):
-        if part.is_symlink():
-            continue
-        table = pq.read_table(part)
+    parts = _parts(job.folder.path)
+    for _, part in parts:
+        try:
+            table = pq.read_table(part)
+            table["key"]
+        except (pa.ArrowException, OSError, KeyError):
+            raise OutputError(f"{str(part)!r} is not a Parquet part kerasviz wrote (unreadable, "
+                              f"or no 'key' column). Move it away, or give another --out.") from None
         keep = []
         for key in table["key"].to_pylist():
             keep.append(key in job.done and key not in seen)
@@ -388,6 +480,7 @@ def _trim_parts(job: Job) -> None:
             job.folder.write_bytes(part.name, _parquet_bytes(table.filter(pa.array(keep))))
         else:
             job.folder.remove(part.name)
+    return parts[-1][0] + 1 if parts else 0
 
 
 def _parquet_bytes(table) -> bytes:

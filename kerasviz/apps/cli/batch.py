@@ -86,7 +86,9 @@ def run(args: argparse.Namespace) -> int:
 
         import_ray()
         inputs = args.inputs
-        split_inputs(inputs)
+        files, _, _ = split_inputs(inputs)
+        if files:
+            expand_inputs(files)
     else:
         inputs = expand_inputs(args.inputs)
     check_folder(args.out, "batch", force=args.force)
