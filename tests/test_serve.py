@@ -283,7 +283,9 @@ def test_a_job_over_the_time_limit_is_504_and_frees_its_slot_when_done(models):
     assert client.post("/api/predict", data={"sample": "shapes_0"}).status_code == 429  # still running
     gate.release.set()
     client.app.state.jobs._worker.submit(lambda: None).result(60)  # the held job has ended
-    assert client.post("/api/predict", data={"sample": "shapes_0"}).status_code == 200
+    # The slot is free again: the job is taken, not refused as busy (429). On a loaded machine
+    # the prediction itself may outlast the 0.2 s limit (504), so either answer shows it ran.
+    assert client.post("/api/predict", data={"sample": "shapes_0"}).status_code in (200, 504)
 
 
 # --- the command line -------------------------------------------------------------------------
