@@ -1,8 +1,11 @@
 """Real photos that ship inside installed packages, for demos, notebooks and the browser page.
 
 scikit-image (``pip install "kerasviz[imagenet]"``) ships ``chelsea`` (a tabby cat), ``coffee``
-(an espresso) and ``rocket`` (a rocket on its launch pad) in ``skimage.data``; Matplotlib, always
-installed, ships ``grace_hopper``. No download, no file of ours.
+(an espresso), ``rocket`` (a rocket on its launch pad), ``astronaut`` (Eileen Collins with a
+helmet and a space-shuttle model), ``camera`` (the grey "cameraman": a man filming from a
+tripod, converted to RGB) and ``motorcycle`` (the left image of ``stereo_motorcycle``) inside its
+wheel, in ``skimage.data``; Matplotlib, always installed, ships ``grace_hopper``. No download, no
+file of ours.
 """
 from __future__ import annotations
 
@@ -15,8 +18,13 @@ from kerasviz import _validate
 #: photo name -> what it shows (the ImageNet class a good model names)
 PHOTOS: dict[str, str] = {"chelsea": "a tabby cat", "coffee": "a cup of espresso",
                           "rocket": "a rocket on its launch pad",
-                          "grace_hopper": "Grace Hopper in uniform (a military uniform)"}
-_SKIMAGE = ("chelsea", "coffee", "rocket")
+                          "grace_hopper": "Grace Hopper in uniform (a military uniform)",
+                          "astronaut": "an astronaut with her helmet and a space-shuttle model",
+                          "camera": "a man filming with a camera on a tripod (grey photo)",
+                          "motorcycle": "a red motorcycle in a garage"}
+#: photo name -> the ``skimage.data`` function that loads it (all files inside the wheel)
+_SKIMAGE = {"chelsea": "chelsea", "coffee": "coffee", "rocket": "rocket",
+            "astronaut": "astronaut", "camera": "camera", "motorcycle": "stereo_motorcycle"}
 
 
 def available() -> list[str]:
@@ -42,7 +50,12 @@ def photo(name: str) -> np.ndarray:
     if name in _SKIMAGE:
         import skimage.data
 
-        return np.ascontiguousarray(getattr(skimage.data, name)()[..., :3], np.uint8)
+        img = getattr(skimage.data, _SKIMAGE[name])()
+        if isinstance(img, tuple):  # stereo_motorcycle: (left, right, disparity)
+            img = img[0]
+        if img.ndim == 2:  # grey (camera): the same value in R, G and B
+            img = np.repeat(img[..., None], 3, axis=-1)
+        return np.ascontiguousarray(img[..., :3], np.uint8)
     from matplotlib import cbook
 
     from kerasviz.core.images import load_image
