@@ -32,6 +32,9 @@ Usage::
     python benchmarks/run.py                  # the full table (models × methods × batches 1, 8, 32)
     python benchmarks/run.py --quick          # shapes and EfficientNet-Lite0, 6 methods, batches 1, 8
     python benchmarks/run.py --models shapes --methods gradcam,saliency --batches 1,32
+    python benchmarks/run.py --from-json benchmarks/results/run.json --write docs/performance.md
+                                              # the table of a saved run, pasted between the
+                                              # <!-- run-table --> markers of the page
 
 Cells whose estimated time (``--repeat`` + 1 calls of each tool, from a measured forward +
 backward pass per image) exceeds ``--max-cell-s`` are skipped, and the table says so.
@@ -106,7 +109,8 @@ def cost_per_image(name: str, options: dict) -> float:
 # floors
 # ---------------------------------------------------------------------------------------------
 class Floors:
-    """Hand-written ``tf.function`` floors for one model and layer; ``make(method, options, n)``
+    """Hand-written ``tf.function`` floors (no autograph: their loops are Python loops over
+    static chunks, unrolled when traced) for one model and layer; ``make(method, options, n)``
     returns ``f(x, units) -> maps float32 (n, H, W)`` in [0, 1].
 
     The model must end in a ``Dense`` softmax layer (the three benchmark models do): the logits
@@ -161,21 +165,26 @@ class Floors:
     def make(self, method: str, options: dict, n: int):
         tf = self.tf
         if method in CAMS:
-            return tf.function(lambda x, u: self._cam(method, x, u))
+            return tf.function(lambda x, u: self._cam(method, x, u), autograph=False)
         if method == "eigencam":
-            return tf.function(self._eigencam)
+            return tf.function(self._eigencam, autograph=False)
         if method == "saliency":
             return tf.function(
-                lambda x, u: self.normalise(tf.reduce_max(tf.abs(self.input_grad(x, u)), -1)))
+                lambda x, u: self.normalise(tf.reduce_max(tf.abs(self.input_grad(x, u)), -1)),
+                autograph=False)
         if method == "gradxinput":
             return tf.function(
-                lambda x, u: self.normalise(tf.abs(tf.reduce_sum(x * self.input_grad(x, u), -1))))
+                lambda x, u: self.normalise(tf.abs(tf.reduce_sum(x * self.input_grad(x, u), -1))),
+                autograph=False)
         if method == "smoothgrad":
-            return tf.function(lambda x, u: self._smoothgrad(x, u, options["samples"], n))
+            return tf.function(lambda x, u: self._smoothgrad(x, u, options["samples"], n),
+                               autograph=False)
         if method == "integrated_gradients":
-            return tf.function(lambda x, u: self._ig(x, u, options["steps"], n))
+            return tf.function(lambda x, u: self._ig(x, u, options["steps"], n),
+                               autograph=False)
         if method == "scorecam":
-            return tf.function(lambda x, u: self._scorecam(x, u, options["max_channels"], n))
+            return tf.function(lambda x, u: self._scorecam(x, u, options["max_channels"], n),
+                               autograph=False)
         return None
 
     def _cam(self, method, x, units):
@@ -364,9 +373,18 @@ def main(argv=None) -> int:
     p.add_argument("--round-s", type=float, default=3.0,
                    help="cheap cells get more rounds than --repeat, up to 25, to fill this (seconds)")
     p.add_argument("--no-tf-keras-vis", action="store_true")
+    p.add_argument("--target", type=float, default=1.1, help="the issue's target: warm ≤ this × floor")
+    p.add_argument("--from-json", default=None, help="print the table of a saved run, run nothing")
+    p.add_argument("--write", default=None,
+                   help="a Markdown page whose <!-- run-table --> … <!-- /run-table --> part is "
+                        "replaced by the table")
     p.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / "run.json"),
                    help="where to write the results ('' for nowhere)")
     args = p.parse_args(argv)
+    if args.from_json:
+        info = json.loads(Path(args.from_json).read_text(encoding="utf-8"))
+        report(info, args.target, args.write)
+        return 0
     quick = QUICK if args.quick else {}
     model_names = (args.models or quick.get("models") or ",".join(MODELS)).split(",")
     batches = [int(b) for b in (args.batches or quick.get("batches") or "1,8,32").split(",")]
@@ -543,7 +561,7 @@ def main(argv=None) -> int:
     info["load_average_after"] = os.getloadavg()
     info["seconds"] = time.time() - started
     print()
-    print(table(info))
+    report(info, args.target, args.write)
     print(f"\nload average before {load_before[0]:.2f}, after {info['load_average_after'][0]:.2f}; "
           f"{info['seconds'] / 60:.1f} min")
     if args.json:
@@ -551,6 +569,29 @@ def main(argv=None) -> int:
         Path(args.json).write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
         print(f"wrote {args.json}")
     return 0
+
+
+def report(info: dict, target: float, write: str | None = None) -> None:
+    """Print the table and which cells miss ``warm ≤ target × floor``; with ``write``, paste the
+    table into that page between its ``<!-- run-table -->`` markers."""
+    text = table(info)
+    print(text)
+    measured = [r for r in info["rows"] if "ratio" in r]
+    missed = [r for r in measured if r["ratio"] > target]
+    print(f"\nwarm ≤ {target} × floor (medians): {len(measured) - len(missed)} of {len(measured)} "
+          f"measured cells; skipped: {sum('skipped' in r for r in info['rows'])}")
+    for r in missed:
+        print(f"  missed: {r['model']} {r['method']} batch {r['batch']}: ×{r['ratio']:.2f} "
+              f"(min/min ×{r['ratio_min']:.2f}; +{r['kerasviz_warm_ms'] - r['floor_warm_ms']:.1f} ms)")
+    if write:
+        page = Path(write)
+        old = page.read_text(encoding="utf-8")
+        start, end = "<!-- run-table -->\n", "<!-- /run-table -->"
+        if start not in old or end not in old:
+            raise SystemExit(f"{write} has no {start.strip()} … {end} markers")
+        head, rest = old.split(start, 1)
+        page.write_text(head + start + text + "\n" + end + rest.split(end, 1)[1], encoding="utf-8")
+        print(f"wrote the table into {write}")
 
 
 def _ms(v) -> str:
