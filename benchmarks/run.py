@@ -374,15 +374,17 @@ def main(argv=None) -> int:
                    help="cheap cells get more rounds than --repeat, up to 25, to fill this (seconds)")
     p.add_argument("--no-tf-keras-vis", action="store_true")
     p.add_argument("--target", type=float, default=1.1, help="the issue's target: warm ≤ this × floor")
-    p.add_argument("--from-json", default=None, help="print the table of a saved run, run nothing")
+    p.add_argument("--from-json", default=None,
+                   help="print the table of saved runs (comma-separated JSON files), run nothing")
     p.add_argument("--write", default=None,
                    help="a Markdown page whose <!-- run-table --> … <!-- /run-table --> part is "
                         "replaced by the table")
     p.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / "run.json"),
                    help="where to write the results ('' for nowhere)")
     args = p.parse_args(argv)
-    if args.from_json:
-        info = json.loads(Path(args.from_json).read_text(encoding="utf-8"))
+    if args.from_json:  # several runs: their rows in order, the first run's header
+        parts = [json.loads(Path(f).read_text(encoding="utf-8")) for f in args.from_json.split(",")]
+        info = {**parts[0], "rows": [r for part in parts for r in part["rows"]]}
         report(info, args.target, args.write)
         return 0
     quick = QUICK if args.quick else {}
@@ -503,6 +505,7 @@ def main(argv=None) -> int:
                     row["skipped"] = (f"skipped: est. {estimate:.0f} s/call × {(repeat + 1) * len(tools)}"
                                       f" calls ≈ {cell / 60:.0f} min > --max-cell-s {args.max_cell_s:.0f}")
                     print(f"  {name:22s} batch {b:3d}: {row['skipped']}", flush=True)
+                    save(info, args.json)
                     continue
                 rounds = max(repeat, min(25, int(args.round_s / max(estimate * len(tools), 1e-9))))
                 row["rounds"] = rounds
@@ -516,6 +519,7 @@ def main(argv=None) -> int:
                 except KerasvizError as exc:  # e.g. CAM on VGG16's Flatten → FC head
                     row["skipped"] = f"not applicable: {str(exc)[:80]}…"
                     print(f"  {name:22s} batch {b:3d}: {row['skipped']}", flush=True)
+                    save(info, args.json)
                     continue
                 if has_floor:
                     diff = float(np.max(np.abs(out["floor"] - out["kerasviz"])))
@@ -548,6 +552,7 @@ def main(argv=None) -> int:
                 print(f"  {name:22s} batch {b:3d}: " + ", ".join(
                     f"{t} {row[f'{t}_warm_ms']:8.1f} ms" for t in order)
                     + (f", ×floor {row['ratio']:.2f}" if has_floor else ""), flush=True)
+                save(info, args.json)  # after every cell: an interrupted run keeps its rows
                 del runs, out
                 kerasviz.clear_caches()
                 gc.collect()
@@ -565,10 +570,15 @@ def main(argv=None) -> int:
     print(f"\nload average before {load_before[0]:.2f}, after {info['load_average_after'][0]:.2f}; "
           f"{info['seconds'] / 60:.1f} min")
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
+        save(info, args.json)
         print(f"wrote {args.json}")
     return 0
+
+
+def save(info: dict, path: str) -> None:
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
 
 
 def report(info: dict, target: float, write: str | None = None) -> None:
@@ -581,8 +591,9 @@ def report(info: dict, target: float, write: str | None = None) -> None:
     print(f"\nwarm ≤ {target} × floor (medians): {len(measured) - len(missed)} of {len(measured)} "
           f"measured cells; skipped: {sum('skipped' in r for r in info['rows'])}")
     for r in missed:
+        mins = f"min/min ×{r['ratio_min']:.2f}; " if "ratio_min" in r else ""
         print(f"  missed: {r['model']} {r['method']} batch {r['batch']}: ×{r['ratio']:.2f} "
-              f"(min/min ×{r['ratio_min']:.2f}; +{r['kerasviz_warm_ms'] - r['floor_warm_ms']:.1f} ms)")
+              f"({mins}+{r['kerasviz_warm_ms'] - r['floor_warm_ms']:.1f} ms)")
     if write:
         page = Path(write)
         old = page.read_text(encoding="utf-8")
@@ -603,15 +614,15 @@ def _ms(v) -> str:
 def table(info: dict) -> str:
     """The markdown table of ``info["rows"]``."""
     head = ("| model | method | batch | first ms: kerasviz / floor | warm ms, median (min) "
-            "| floor warm ms, median (min) "
-            "| ×floor | tf-keras-vis warm ms | ×tf-keras-vis | peak MiB: kerasviz / floor / tf-keras-vis |")
+            "| floor warm ms, median (min) | ×floor | tf-keras-vis warm ms | ×tf-keras-vis "
+            "| peak MiB: kerasviz / floor / tf-keras-vis |")
     lines = [head, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in info["rows"]:
         if "skipped" in r:
             lines.append(f"| {r['model']} | {r['method']} | {r['batch']} | {r['skipped']} "
                          f"| | | | | | |")
             continue
-        floor = (f"{_ms(r['floor_warm_ms'])} ({_ms(r['floor_warm_min_ms'])})"
+        floor = (f"{_ms(r['floor_warm_ms'])} ({_ms(r.get('floor_warm_min_ms'))})"
                  if "floor_warm_ms" in r else r.get("note", "–"))
         ratio = f"{r['ratio']:.2f}" if "ratio" in r else "–"
         tk = _ms(r.get("tf-keras-vis_warm_ms"))
@@ -620,7 +631,7 @@ def table(info: dict) -> str:
                            for k in ("kerasviz_peak_mib", "floor_peak_mib", "tf-keras-vis_peak_mib"))
         first = " / ".join(_ms(r.get(k)) for k in ("kerasviz_first_ms", "floor_first_ms"))
         lines.append(f"| {r['model']} | {r['method']} | {r['batch']} | {first} "
-                     f"| {_ms(r['kerasviz_warm_ms'])} ({_ms(r['kerasviz_warm_min_ms'])}) | {floor} "
+                     f"| {_ms(r['kerasviz_warm_ms'])} ({_ms(r.get('kerasviz_warm_min_ms'))}) | {floor} "
                      f"| {ratio} | {tk} | {tkr} | {peaks} |")
     return "\n".join(lines)
 
