@@ -31,6 +31,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/run.py's tf-keras-vis tool
 
 import numpy as np  # noqa: E402
 
@@ -78,44 +79,15 @@ def timed(fn, repeat: int = 1) -> tuple[float, float]:
 
 
 def tf_keras_vis_runner(model, name: str, options: dict, layer: str):
-    """A callable running tf-keras-vis' version of ``name`` on a batch, or None."""
-    try:
-        import warnings
+    """A callable running tf-keras-vis' version of ``name`` on a batch (explaining unit 0), or
+    None: :func:`run.tf_keras_vis_tool`, built at once."""
+    from run import tf_keras_vis_tool
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            from tf_keras_vis.gradcam import Gradcam
-            from tf_keras_vis.gradcam_plus_plus import GradcamPlusPlus
-            from tf_keras_vis.layercam import Layercam
-            from tf_keras_vis.saliency import Saliency
-            from tf_keras_vis.scorecam import Scorecam
-            from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
-            from tf_keras_vis.utils.scores import CategoricalScore
-    except ImportError:
+    make = tf_keras_vis_tool(model, name, options, layer)
+    if make is None:
         return None
-    def quiet(fn):
-        def run(x):
-            import contextlib
-            import io
-            import warnings
-
-            with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-                warnings.simplefilter("ignore")  # its Keras input-structure warnings, progress bars
-                return fn(x)
-        return run
-
-    cams = {"gradcam": Gradcam, "gradcam++": GradcamPlusPlus, "layercam": Layercam,
-            "scorecam": Scorecam}
-    if name in cams:
-        tool = cams[name](model, model_modifier=ReplaceToLinear(), clone=True)
-        extra = {"max_N": options["max_channels"]} if name == "scorecam" and options.get("max_channels") else {}
-        return quiet(lambda x: tool(CategoricalScore([0] * len(x)), x, penultimate_layer=layer, **extra))
-    if name in ("saliency", "smoothgrad"):
-        tool = Saliency(model, model_modifier=ReplaceToLinear(), clone=True)
-        extra = {"smooth_samples": options.get("samples", 25), "smooth_noise": options.get("noise", 0.15)} \
-            if name == "smoothgrad" else {}
-        return quiet(lambda x: tool(CategoricalScore([0] * len(x)), x, **extra))
-    return None
+    tool = make()
+    return lambda x: tool(x, [0] * len(x))
 
 
 def main(argv=None) -> int:

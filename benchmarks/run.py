@@ -291,7 +291,8 @@ def tf_keras_vis_tool(model, name: str, options: dict, layer: str):
     cams = {"gradcam": Gradcam, "gradcam++": GradcamPlusPlus, "layercam": Layercam,
             "scorecam": Scorecam}
     if name in cams:
-        extra = {"max_N": options["max_channels"]} if name == "scorecam" else {}
+        extra = {"max_N": options["max_channels"]} \
+            if name == "scorecam" and options.get("max_channels") else {}
 
         def make():
             tool = quiet(lambda: cams[name](model, model_modifier=ReplaceToLinear(), clone=True))
@@ -299,8 +300,8 @@ def tf_keras_vis_tool(model, name: str, options: dict, layer: str):
                                                    penultimate_layer=layer, **extra))
         return make
     if name in ("saliency", "smoothgrad"):
-        extra = {"smooth_samples": options["samples"], "smooth_noise": 0.15} \
-            if name == "smoothgrad" else {}
+        extra = {"smooth_samples": options.get("samples", 25),
+                 "smooth_noise": options.get("noise", 0.15)} if name == "smoothgrad" else {}
 
         def make():
             tool = quiet(lambda: Saliency(model, model_modifier=ReplaceToLinear(), clone=True))
