@@ -3,9 +3,10 @@
 Two tables, from one process per model:
 
 * *first calls*: methods run one after the other on one model and input size (batch 1), each
-  method's first call (its graph built: the model's clean pass is shared with the methods before
-  it) beside its warm call (the minimum of its next ``--repeat`` calls: on the split route, see
-  :meth:`kerasviz.methods.base.Plan._route`);
+  method's first call (the model's clean pass is shared with the methods before it; a method on
+  the split route runs its own math eagerly for its first ``EAGER_CALLS`` calls, see
+  :meth:`kerasviz.methods.base.Plan._split`), its fastest later eager call, the call that then
+  compiles its small graph, and its warm call (the minimum of the ``--repeat`` calls after);
 * *per-call overhead* (``--overhead``, on ``shapes``): warm ``explain`` at batch 1 beside a
   hand-written ``tf.function`` doing the same math (Grad-CAM at ``conv4``; saliency) on the same
   replayed model and returning the map as numpy: the floor. Calls are interleaved and the minimum
@@ -59,6 +60,8 @@ def _best(fn, repeat: int) -> float:
 def first_calls(model, layer: str, x, methods: list[str], repeat: int) -> list[tuple]:
     import kerasviz
 
+    from kerasviz.methods import base
+
     rows = []
     for name in methods:
         uses = kerasviz.methods.get(name).uses_layer
@@ -67,7 +70,13 @@ def first_calls(model, layer: str, x, methods: list[str], repeat: int) -> list[t
         t0 = time.perf_counter()
         run()
         first = time.perf_counter() - t0
-        rows.append((name, first, _best(run, repeat)))
+        later = []  # the split route's eager calls, then the one that compiles its small graph
+        for _ in range(base.EAGER_CALLS):
+            t0 = time.perf_counter()
+            run()
+            later.append(time.perf_counter() - t0)
+        eager, compiling = (min(later[:-1]), later[-1]) if len(later) > 1 else (first, first)
+        rows.append((name, first, eager, compiling, _best(run, repeat)))
     return rows
 
 
@@ -149,11 +158,13 @@ def main(argv=None) -> int:
     print(f"kerasviz {kerasviz.__version__}, TensorFlow {tf.__version__}, Keras {keras.__version__}, "
           f"{os.cpu_count()} CPU(s), load average {os.getloadavg()[0]:.1f}; model {args.model}, "
           f"layer {layer}, batch 1")
-    print("\n| method (in call order) | first call (ms) | warm (ms) | first / warm | first − warm (ms) |")
-    print("|---|---:|---:|---:|---:|")
-    for name, first, warm in first_calls(model, layer, x, args.methods.split(","), args.repeat):
-        print(f"| {name} | {first * 1e3:.1f} | {warm * 1e3:.2f} | {first / warm:.1f} | "
-              f"{(first - warm) * 1e3:.1f} |", flush=True)
+    print("\n| method (in call order) | first call (ms) | eager calls (ms) | compiling call (ms) "
+          "| warm (ms) | first / warm | first − warm (ms) |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, first, eager, compiling, warm in first_calls(model, layer, x, args.methods.split(","),
+                                                           args.repeat):
+        print(f"| {name} | {first * 1e3:.1f} | {eager * 1e3:.2f} | {compiling * 1e3:.1f} | "
+              f"{warm * 1e3:.2f} | {first / warm:.2f} | {(first - warm) * 1e3:.1f} |", flush=True)
     if not args.no_overhead:
         print("\n| method | hand-written floor (ms) | explain warm (ms) | explain / floor |")
         print("|---|---:|---:|---:|")

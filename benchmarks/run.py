@@ -18,7 +18,9 @@ batch (each image's top class):
 * **tf-keras-vis** (when installed), for the methods it has, with the same options.
 
 *first* = the first call, building included (the floor's sub-model and tracing; kerasviz with
-every cache emptied; tf-keras-vis' tool with its model clone). *warm* = median (and min) of
+every cache emptied; tf-keras-vis' tool with its model clone). kerasviz then makes the calls that
+bring its plan to its steady state (:func:`steady_calls`: past its eager calls and, on a small
+model, its promotion to one graph) before the warm rounds. *warm* = median (and min) of
 ``--repeat`` interleaved rounds (more, up to 25, for cells cheaper than ``--round-s`` a round):
 in each round each tool is called once, in a rotated order, so that the load of the (shared)
 machine affects them alike. *peak MiB* = the largest rise of
@@ -268,6 +270,20 @@ class Floors:
 # ---------------------------------------------------------------------------------------------
 # tf-keras-vis
 # ---------------------------------------------------------------------------------------------
+def steady_calls(estimate_s: float, budget_s: float = 5.0) -> int:
+    """Calls that bring a kerasviz plan to its steady state before the warm rounds, as far as
+    they fit in ``budget_s``: a split plan runs its own math eagerly for ``EAGER_CALLS`` calls,
+    then compiles it; on a small model it is promoted to one graph after ``PROMOTE_AFTER``
+    calls (see :meth:`kerasviz.methods.base.Plan._route`). On a large model (seconds a call)
+    neither tier changes a call by more than a millisecond or two, and none are made."""
+    from kerasviz.methods import base
+
+    for calls in (base.PROMOTE_AFTER + 1, base.EAGER_CALLS + 1):
+        if calls * estimate_s <= budget_s:
+            return calls
+    return 0
+
+
 def tf_keras_vis_tool(model, name: str, options: dict, layer: str):
     """A factory ``make() -> run(x, units)`` for tf-keras-vis' version of ``name``, or None."""
     try:
@@ -374,6 +390,9 @@ def main(argv=None) -> int:
     p.add_argument("--round-s", type=float, default=3.0,
                    help="cheap cells get more rounds than --repeat, up to 25, to fill this (seconds)")
     p.add_argument("--no-tf-keras-vis", action="store_true")
+    p.add_argument("--tf-keras-vis-max-batch", default="",
+                   help="method=batch,… : run tf-keras-vis' method only up to that batch (e.g. "
+                        "scorecam=8: its Score-CAM at batch 32 on a 224² model exhausted 24 GiB)")
     p.add_argument("--target", type=float, default=1.1, help="the issue's target: warm ≤ this × floor")
     p.add_argument("--from-json", default=None,
                    help="print the table of saved runs (comma-separated JSON files), run nothing")
@@ -445,6 +464,8 @@ def main(argv=None) -> int:
     print(f"# light options {info['options']['light']}; warm = median (min) of {repeat} "
           f"interleaved rounds; cells estimated over {args.max_cell_s:.0f} s skipped", flush=True)
 
+    tfkv_max = {k: int(v) for k, v in (item.split("=") for item in
+                                       args.tf_keras_vis_max_batch.split(",") if item)}
     rows = info["rows"]
     for model_name in model_names:
         label, layer = MODELS[model_name]
@@ -474,7 +495,8 @@ def main(argv=None) -> int:
                 opts = LIGHT.get(name, {})
                 row = {"model": model_name, "method": name, "batch": b, "options": opts}
                 rows.append(row)
-                tfkv = None if args.no_tf_keras_vis else tf_keras_vis_tool(model, name, opts, layer)
+                tfkv = None if args.no_tf_keras_vis or b > tfkv_max.get(name, b) else \
+                    tf_keras_vis_tool(model, name, opts, layer)
                 floors = Floors(model, layer, evals)
                 has_floor = floors.make(name, opts, b) is not None
                 tools = {}
@@ -522,6 +544,9 @@ def main(argv=None) -> int:
                     print(f"  {name:22s} batch {b:3d}: {row['skipped']}", flush=True)
                     save(info, args.json)
                     continue
+                row["kerasviz_warmup_calls"] = steady_calls(estimate)
+                for _ in range(row["kerasviz_warmup_calls"]):
+                    runs["kerasviz"]()
                 if has_floor:
                     diff = float(np.max(np.abs(out["floor"] - out["kerasviz"])))
                     row["floor_max_abs_diff"] = diff

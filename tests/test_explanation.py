@@ -71,6 +71,21 @@ def test_raw_images_paths_and_float_batches(tmp_path):
         kerasviz.explain(model, str(tmp_path / "missing.png"), "gradcam")
 
 
+def test_display_images_of_a_float_batch_are_made_on_first_read_from_the_batch_as_given():
+    """explain() makes the display images of a float batch only when they are read; they are
+    the batch as it was at the call (deprocessed), even if the caller's array changes after."""
+    model = gap_dense(size=16)
+    x = images(2, 16, seed=2)
+    lo, hi = x.min(), x.max()  # unknown preprocessing: display by min-max over the batch
+    want = ((x - lo) / (hi - lo + 1e-12) * 255 + 0.5).astype(np.uint8)
+    exp = kerasviz.explain(model, x, "gradcam", target=0)
+    assert "_images_value" in vars(exp) and callable(vars(exp)["_images_value"])  # not made yet
+    x[:] = 0.0  # the caller reuses its array
+    np.testing.assert_array_equal(exp.images, want)
+    np.testing.assert_array_equal(exp[1].images, want[1:])
+    assert exp.overlay().shape == (2, 16, 16, 3)
+
+
 def test_pixel_maps_are_smoothed_before_cutting_regions():
     maps = np.zeros((1, 32, 32), np.float32)
     maps[0, 10:20:3, 12:22:3] = 1.0  # a sparse, pixel-method-like blob of isolated dots

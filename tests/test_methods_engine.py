@@ -70,7 +70,10 @@ def test_lambdas_with_other_closures_do_not_share_a_stale_graph():
                                    rtol=1e-5, atol=1e-8)
 
 
-def test_cache_is_bounded_and_cleared_by_clear_caches():
+def test_cache_is_bounded_and_cleared_by_clear_caches(monkeypatch):
+    from kerasviz.methods import base
+
+    monkeypatch.setattr(base, "EAGER_CALLS", 0)  # a plan's first call compiles its graph
     model = gap_dense(size=8, channels=2)
     x = images(1, 8)
     def scaled(k):
@@ -179,6 +182,7 @@ def test_a_split_plan_is_promoted_to_one_graph_after_some_calls(monkeypatch):
     from kerasviz.methods import base
 
     monkeypatch.setattr(base, "PROMOTE_AFTER", 2)
+    monkeypatch.setattr(base, "EAGER_CALLS", 0)
     model = gap_dense(size=16, channels=4, name="promoted")
     x = images(1, 16, seed=5)
     first = kerasviz.explain(model, x, "layercam", target=0, progress=False)
@@ -190,3 +194,26 @@ def test_a_split_plan_is_promoted_to_one_graph_after_some_calls(monkeypatch):
     third = kerasviz.explain(model, x, "layercam", target=0, progress=False)
     assert plan._runner.__name__ != "run" and plan.traces == traces + 1  # its one graph
     np.testing.assert_allclose(third.maps, first.maps, rtol=1e-5, atol=1e-6)
+
+
+def test_a_second_method_runs_its_math_eagerly_then_compiles_it(monkeypatch):
+    """The first EAGER_CALLS calls of a split method trace nothing at all (its math runs
+    eagerly on the shared pass's results); the next one compiles its small graph. Every call
+    gives the same maps as the method's one graph."""
+    from kerasviz.methods import base
+
+    monkeypatch.setattr(base, "EAGER_CALLS", 2)
+    monkeypatch.setattr(base, "PROMOTE_AFTER", 10 ** 9)
+    model = gap_dense(size=16, channels=4, name="eager")
+    x = images(2, 16, seed=6)
+    kerasviz.explain(model, x, "gradcam", target=0, layer="c2", progress=False)  # traces the pass
+    traces, passes, maps = Plan.total_traces, base.CleanPass.total_traces, []
+    for call in range(3):
+        maps.append(kerasviz.explain(model, x, "layercam", target=0, layer="c2",
+                                     progress=False).maps)
+        assert Plan.total_traces - traces == (0 if call < 2 else 1)
+    assert base.CleanPass.total_traces == passes
+    plan, = [p for p in base._PLANS[model].values() if p.method.name == "layercam"]
+    one = plan.compiled(x, np.zeros(2, np.int32))["maps"].numpy()  # its one graph
+    for m in maps:
+        np.testing.assert_allclose(m, one, rtol=1e-5, atol=1e-6)

@@ -165,7 +165,15 @@ def layer_at(model: keras.Model, path: str) -> keras.layers.Layer:
 
 
 def output_layer_paths(model: keras.Model) -> list[str | None]:
-    """Path of the innermost layer producing each model output (in output order)."""
+    """Path of the innermost layer producing each model output (in output order); cached per
+    model with its replay."""
+    cache = _per_model(model)
+    if "output_paths" not in cache:
+        cache["output_paths"] = _output_layer_paths(model)
+    return list(cache["output_paths"])
+
+
+def _output_layer_paths(model: keras.Model) -> list[str | None]:
     flat = flatten(model)
     paths = []
     for out in flat.outputs:

@@ -263,13 +263,18 @@ def _resolve_unit(model, output: int, unit, n_units: int | None) -> int:
                       f"{type(unit).__name__}")
 
 
-def _label(model, output: int, unit: int) -> str:
+def _labeler(model, output: int):
+    """``unit -> str``, a readable name of ``output``'s ``unit`` (``"281 tabby"``,
+    ``"age"``, ``"boxes[3]"``); the model's names are looked up once, not per unit."""
     names = class_names(model, output)
-    if names is not None:
-        return f"{unit} {names[unit]}"
     outs = output_names(model)
-    return f"{outs[output]}[{unit}]" if len(outs) > 1 or _output_units(model)[output] != 1 \
-        else outs[output]
+    single = len(outs) == 1 and _output_units(model)[output] == 1
+
+    def label(unit: int) -> str:
+        if names is not None:
+            return f"{unit} {names[unit]}"
+        return outs[output] if single else f"{outs[output]}[{unit}]"
+    return label
 
 
 def as_target(model, target: Any = None, n: int | None = None, *,
@@ -325,7 +330,7 @@ def as_target(model, target: Any = None, n: int | None = None, *,
     n = 1 if n is None else int(n)
     if unit is None and n_units == 1:
         unit = 0
-    labeler = functools.partial(_label, model, output)
+    labeler = _labeler(model, output)
     if unit is None and outputs is None:
         units = np.full(n, -1, np.int32)
         return Target(output, units, None, ("top",) * n,

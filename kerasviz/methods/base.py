@@ -13,6 +13,7 @@ the ``"pixel"`` rule min-max scales ``|raw|`` per image. A constant map becomes 
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import types
 import warnings
@@ -535,27 +536,35 @@ class Plan:
 
     def _split(self):
         """The split route, or None: a method that reads only what the shared clean pass gives
-        runs as two graphs, the pass and a small graph of the method's
-        own math (its *tail*), so that its first call traces and optimises only the tail, not
-        the model again. Sets ``_promote`` (a small pass: see :meth:`_route`)."""
+        runs as two parts, the pass and the method's own math (its *tail*), so that its first
+        calls trace nothing: the tail runs eagerly for :data:`EAGER_CALLS` calls, then as a
+        small graph of its own. Sets ``_promote`` (a small pass: see :meth:`_route`). A method
+        whose tail turns out to need the model (:class:`_NeedsModel`) runs its one graph."""
         clean = self.clean
         if clean is None or self.method.key in _NEEDS_MODEL:
             return None
         keys = sorted(clean.specs)
-        body = _Tail(self, keys)
-        tail = tf.function(body, autograph=False, input_signature=[
-            self._signature[0], *(clean.specs[k] for k in keys), *self._signature[2:]])
-        try:
-            tail.get_concrete_function()
-        except _NeedsModel:
-            _NEEDS_MODEL.add(self.method.key)
-            return None
-        first, second, n_extra = _flat_call(clean.function), _flat_call(tail), self._n_extra
+        tail = _Tail(self, keys)
+        first, n_extra, graph = _flat_call(clean.function), self._n_extra, None
         self._promote = clean.ops < KEEP_SPLIT_OPS
+        eager = EAGER_CALLS
 
         def run(x, units, *rest):
+            nonlocal eager, graph
             shared = first(x, units, *rest[:n_extra])
-            return second(x, *[shared[k] for k in keys], *rest)
+            args = (x, *[shared[k] for k in keys], *rest)
+            if eager:
+                eager -= 1
+                try:
+                    return tail.run(*args)
+                except _NeedsModel:
+                    _NEEDS_MODEL.add(self.method.key)
+                    self._runner, self._promote = _flat_call(self.compiled), False
+                    return self._runner(x, units, *rest)
+            if graph is None:
+                graph = _flat_call(tf.function(tail, autograph=False, input_signature=[
+                    self._signature[0], *(clean.specs[k] for k in keys), *self._signature[2:]]))
+            return graph(*args)
 
         return run
 
@@ -659,13 +668,13 @@ class CleanPass(Plan):
             out["probabilities"] = ctx.probabilities
         return out
 
-    @property
+    @functools.cached_property
     def specs(self) -> dict:
         """Name → ``tf.TensorSpec`` of each result (traces the pass on first use)."""
         outs = self.function.get_concrete_function().structured_outputs
         return {k: tf.TensorSpec(v.shape, v.dtype) for k, v in outs.items()}
 
-    @property
+    @functools.cached_property
     def ops(self) -> int:
         """Operations in the traced pass (its size: what optimising a graph holding it costs)."""
         return len(self.function.get_concrete_function().graph.get_operations())
@@ -689,6 +698,12 @@ KEEP_SPLIT_OPS = 1000
 #: Calls after which a split plan on a smaller pass is promoted to its one graph (saving the
 #: ~0.06 ms of the second call; building it costs ~50 ms on ``shapes``, repaid after ~1,000 calls).
 PROMOTE_AFTER = 100
+
+#: Calls for which a split plan runs its method's math eagerly before compiling it: the first
+#: calls of a method after another on the same model and input size then cost the pass plus
+#: ~1–3 ms of eager operations instead of a trace (20–45 ms); by the time the compile is paid,
+#: the eager calls have cost about as much (the ski-rental rule).
+EAGER_CALLS = 10
 
 #: Keys of methods found to need the model beyond the clean pass (not split).
 _NEEDS_MODEL: set = set()
@@ -723,17 +738,21 @@ class _TailContext(Context):
 
 
 class _Tail:
-    """The function a split :class:`Plan` compiles for its method: ``(x, *pass results,
-    *extra, *options)`` → the graph's outputs (see :meth:`Plan._split`)."""
+    """The method's own math on what the clean pass gave: ``(x, *pass results, *extra,
+    *options)`` → the graph's outputs; :meth:`run` runs it eagerly, and a split :class:`Plan`
+    compiles the object itself (see :meth:`Plan._split`)."""
 
     def __init__(self, plan: Plan, keys: list):
         self.plan, self.keys = plan, keys
 
-    def __call__(self, x, *rest):
+    def run(self, x, *rest):
         plan, k = self.plan, len(self.keys)
         ctx = _TailContext(plan, x, dict(zip(self.keys, rest[:k])), rest[k:k + plan._n_extra])
-        out = plan._finish(ctx, rest[k + plan._n_extra:])
-        plan.traces += 1
+        return plan._finish(ctx, rest[k + plan._n_extra:])
+
+    def __call__(self, x, *rest):  # traced
+        out = self.run(x, *rest)
+        self.plan.traces += 1
         Plan.total_traces += 1
         return out
 

@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+import functools
 import warnings
 from typing import Any
 
@@ -225,8 +226,12 @@ def _inputs(model, images, preprocess):
         or models._is_tensor(images)
     if is_float:
         x = models.preprocess(model, images)
-        shown = models.deprocess(model, x) if x.shape[-1] == 3 else None
-        return x, shown, None, None
+        if x.shape[-1] != 3:
+            return x, None, None, None
+        # display images made when first read (Explanation.images), from a copy of the
+        # caller's array that later changes to it do not reach
+        own = x.copy() if isinstance(images, np.ndarray) and np.may_share_memory(x, images) else x
+        return x, functools.partial(models.deprocess, model, own), None, None
     info = models.model_info(model)
     raw, originals, windows = load_fitted(images, info.input_size, info.center_crop)
     return models.preprocess(model, raw, preprocess=preprocess), raw, tuple(originals), windows

@@ -462,7 +462,7 @@ class _ModelRun:
         names = targets.class_names(self.model, self.target.output)
         if names and 0 <= unit < len(names):
             return names[unit]
-        return targets._label(self.model, self.target.output, unit)  # "sensors[2]", "dense"
+        return targets._labeler(self.model, self.target.output)(unit)  # "sensors[2]", "dense"
 
     def label(self, i: int) -> str:
         if self.target.units is None:

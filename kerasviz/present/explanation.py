@@ -25,6 +25,26 @@ REGION_THRESHOLD = 0.3
 REPR_HEIGHT, REPR_LIMIT = 224, 8
 
 
+class _OnFirstRead:
+    """A dataclass field whose value may be given as a zero-argument function, called the first
+    time the field is read (its result then kept). :func:`kerasviz.explain` gives the display
+    images so: most calls never draw, and making them costs a small model as much as its maps."""
+
+    def __set_name__(self, owner, name):
+        self.slot = f"_{name}_value"
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        value = obj.__dict__[self.slot]
+        if callable(value):
+            value = obj.__dict__[self.slot] = value()
+        return value
+
+    def __set__(self, obj, value):
+        obj.__dict__[self.slot] = None if value is self else value  # self: the field's default
+
+
 @dataclass(frozen=True, eq=False)  # arrays inside: compare fields yourself
 class Explanation:
     """Why a model decided, for a batch of N images.
@@ -48,7 +68,8 @@ class Explanation:
         layer: path of the layer a CAM method looked at (``"vgg16/block5_conv3"``), else None.
         scores: ``float32 (N,)`` the target's score per image (pre-softmax when the model ends in
             a softmax; the softmax probability with ``explain(score="probability")``).
-        images: ``uint8 (N, H, W, 3)`` the images as the model saw them, for display, or None.
+        images: ``uint8 (N, H, W, 3)`` the images as the model saw them, for display, or None
+            (may be given as a function returning them, called on first read).
         family: ``"cam"`` or ``"pixel"`` (see :mod:`kerasviz.methods`).
         probabilities: ``float32 (N,)`` in [0, 1], the model's softmax probability of each
             image's target when the explained output ends in a softmax (``scores`` are then its
@@ -76,7 +97,7 @@ class Explanation:
     layer: str | None = None
     scores: np.ndarray | None = None
     grads: np.ndarray | None = None
-    images: np.ndarray | None = field(default=None, repr=False)
+    images: np.ndarray | None = field(default=_OnFirstRead(), repr=False)
     family: str = "cam"
     probabilities: np.ndarray | None = None
     originals: tuple | None = field(default=None, repr=False)
