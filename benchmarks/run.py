@@ -395,16 +395,20 @@ def main(argv=None) -> int:
                         "scorecam=8: its Score-CAM at batch 32 on a 224² model exhausted 24 GiB)")
     p.add_argument("--target", type=float, default=1.1, help="the issue's target: warm ≤ this × floor")
     p.add_argument("--from-json", default=None,
-                   help="print the table of saved runs (comma-separated JSON files), run nothing")
+                   help="print the table of saved runs (comma-separated JSON files; a cell of a later "
+                        "file replaces the same cell of an earlier one), run nothing")
     p.add_argument("--write", default=None,
                    help="a Markdown page whose <!-- run-table --> … <!-- /run-table --> part is "
                         "replaced by the table")
     p.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / "run.json"),
                    help="where to write the results ('' for nowhere)")
     args = p.parse_args(argv)
-    if args.from_json:  # several runs: their rows in order, the first run's header
+    if args.from_json:  # several runs, the first run's header; a later run's cell replaces
         parts = [json.loads(Path(f).read_text(encoding="utf-8")) for f in args.from_json.split(",")]
-        info = {**parts[0], "rows": [r for part in parts for r in part["rows"]]}
+        cells = {}
+        for part in parts:
+            cells.update({(r["model"], r["method"], r["batch"]): r for r in part["rows"]})
+        info = {**parts[0], "rows": list(cells.values())}
         report(info, args.target, args.write)
         return 0
     quick = QUICK if args.quick else {}

@@ -217,3 +217,32 @@ def test_a_second_method_runs_its_math_eagerly_then_compiles_it(monkeypatch):
     one = plan.compiled(x, np.zeros(2, np.int32))["maps"].numpy()  # its one graph
     for m in maps:
         np.testing.assert_allclose(m, one, rtol=1e-5, atol=1e-6)
+
+
+def test_a_method_that_reads_no_gradient_leaves_the_split_route_for_its_one_graph(monkeypatch):
+    """Eigen-CAM reads only the activations: after its eager calls it compiles its one graph
+    (which TensorFlow optimises without the backward pass), not a tail behind the shared pass
+    (which would compute ∂S/∂A for nothing on every call); LayerCAM, which reads ∂S/∂A,
+    compiles its tail. Maps are the same on every route."""
+    from kerasviz.methods import base
+
+    monkeypatch.setattr(base, "EAGER_CALLS", 2)
+    monkeypatch.setattr(base, "PROMOTE_AFTER", 10 ** 9)
+    tails = []
+    traced = base._Tail.__call__
+    monkeypatch.setattr(base._Tail, "__call__",
+                        lambda self, *a: tails.append(self.plan.method.name) or traced(self, *a))
+    model = gap_dense(size=16, channels=4, name="no_gradient")
+    x = images(2, 16, seed=7)
+    kerasviz.explain(model, x, "gradcam", target=0, layer="c2", progress=False)  # the pass
+    for method in ("eigencam", "layercam"):
+        traces, maps = Plan.total_traces, []
+        for _ in range(4):
+            maps.append(kerasviz.explain(model, x, method, target=0, layer="c2",
+                                         progress=False).maps)
+        assert Plan.total_traces - traces == 1  # eager, eager, then one compile
+        assert tails.count(method) == (0 if method == "eigencam" else 1)
+        plan, = [p for p in base._PLANS[model].values() if p.method.name == method]
+        one = plan.compiled(x, np.zeros(2, np.int32))["maps"].numpy()
+        for m in maps:
+            np.testing.assert_allclose(m, one, rtol=1e-5, atol=1e-6)

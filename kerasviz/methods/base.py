@@ -539,7 +539,8 @@ class Plan:
         runs as two parts, the pass and the method's own math (its *tail*), so that its first
         calls trace nothing: the tail runs eagerly for :data:`EAGER_CALLS` calls, then as a
         small graph of its own. Sets ``_promote`` (a small pass: see :meth:`_route`). A method
-        whose tail turns out to need the model (:class:`_NeedsModel`) runs its one graph."""
+        whose tail turns out to need the model (:class:`_NeedsModel`), or to read no gradient
+        (Eigen-CAM: the pass's backward half is wasted on it), runs its one graph instead."""
         clean = self.clean
         if clean is None or self.method.key in _NEEDS_MODEL:
             return None
@@ -551,6 +552,11 @@ class Plan:
 
         def run(x, units, *rest):
             nonlocal eager, graph
+            if not eager and graph is None and tail.read and tail.read.isdisjoint(("dA", "dx")):
+                # its math reads no gradient: the shared pass would compute one for nothing on
+                # every call, where its one graph is optimised without the backward pass
+                self._runner, self._promote = _flat_call(self.compiled), False
+                return self._runner(x, units, *rest)
             shared = first(x, units, *rest[:n_extra])
             args = (x, *[shared[k] for k in keys], *rest)
             if eager:
@@ -717,11 +723,12 @@ class _TailContext(Context):
     """The context of a tail graph: what the clean pass gave, as graph inputs; anything that
     would run the model raises :class:`_NeedsModel`."""
 
-    def __init__(self, plan, x, bundle: dict, extra):
+    def __init__(self, plan, x, bundle: dict, extra, read: set):
         super().__init__(plan, x, bundle.get("units"), extra)
-        self._bundle, self._shared = bundle, True
+        self._bundle, self._shared, self._read = bundle, True, read
 
     def _clean(self, key):
+        self._read.add(key)
         return self._bundle.get(key)
 
     def _pass(self, mode=None):
@@ -744,10 +751,12 @@ class _Tail:
 
     def __init__(self, plan: Plan, keys: list):
         self.plan, self.keys = plan, keys
+        self.read: set = set()  # the pass results the method's math has read
 
     def run(self, x, *rest):
         plan, k = self.plan, len(self.keys)
-        ctx = _TailContext(plan, x, dict(zip(self.keys, rest[:k])), rest[k:k + plan._n_extra])
+        ctx = _TailContext(plan, x, dict(zip(self.keys, rest[:k])), rest[k:k + plan._n_extra],
+                           self.read)
         return plan._finish(ctx, rest[k + plan._n_extra:])
 
     def __call__(self, x, *rest):  # traced
