@@ -530,8 +530,13 @@ class Plan:
         split = self._split() if self._runner is None else None
         if split is not None and not (self._promote and self._calls > PROMOTE_AFTER):
             self._runner = split
-        else:
-            self._runner, self._promote = _flat_call(self.compiled), False
+            return split
+        return self._one_graph()
+
+    def _one_graph(self):
+        """Run the plan's one graph from now on (no longer split, nothing to promote); its
+        runner."""
+        self._runner, self._promote = _flat_call(self.compiled), False
         return self._runner
 
     def _split(self):
@@ -555,8 +560,7 @@ class Plan:
             if not eager and graph is None and tail.read and tail.read.isdisjoint(("dA", "dx")):
                 # its math reads no gradient: the shared pass would compute one for nothing on
                 # every call, where its one graph is optimised without the backward pass
-                self._runner, self._promote = _flat_call(self.compiled), False
-                return self._runner(x, units, *rest)
+                return self._one_graph()(x, units, *rest)
             shared = first(x, units, *rest[:n_extra])
             args = (x, *[shared[k] for k in keys], *rest)
             if eager:
@@ -565,8 +569,7 @@ class Plan:
                     return tail.run(*args)
                 except _NeedsModel:
                     _NEEDS_MODEL.add(self.method.key)
-                    self._runner, self._promote = _flat_call(self.compiled), False
-                    return self._runner(x, units, *rest)
+                    return self._one_graph()(x, units, *rest)
             if graph is None:
                 graph = _flat_call(tf.function(tail, autograph=False, input_signature=[
                     self._signature[0], *(clean.specs[k] for k in keys), *self._signature[2:]]))
