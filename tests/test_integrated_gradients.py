@@ -1,8 +1,11 @@
 """Integrated gradients' completeness report and ``tolerance=``: the reported error against a
 direct computation with ``model.predict``, interval halving against the plain trapezoidal rule,
-and per-image stopping that does not depend on the rest of the batch."""
+per-image stopping that does not depend on the rest of the batch, and the model run on the path
+points only."""
+import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import kerasviz
 from conftest import gap_dense, images, smooth_model
@@ -24,8 +27,9 @@ def test_reported_completeness_error_is_the_direct_one(baseline):
     change = at_x - at_base
     total = exp.grads.reshape(3, -1).sum(axis=1, dtype=np.float64)
     direct = np.abs(total - change)
-    # float32 rounding: relative ~1e-6 of the magnitudes summed (scores from two graphs,
-    # predict's and the explanation's; ~800 attributions), with a 10× margin
+    # float32 rounding: relative ~1e-6 of the magnitudes summed (scores from two graphs:
+    # predict's at x and x₀, the explanation's at its path's end points x₀ + α(x − x₀), α = 0
+    # and 1, which is x to one rounding; ~800 attributions), with a 10× margin
     size = np.abs(at_x) + np.abs(at_base) + np.abs(exp.grads).reshape(3, -1).sum(axis=1)
     tol = 1e-5 * size
     assert (np.abs(exp.info["score_change"] - change) <= tol).all()
@@ -78,3 +82,41 @@ def test_tolerance_options_are_checked():
         kerasviz.explain(model, images(1), "integrated_gradients", tolerance=-0.1)
     with pytest.raises(kerasviz.ArgumentError, match="max_steps"):
         kerasviz.explain(model, images(1), "integrated_gradients", max_steps=0)
+
+
+
+class CountRows(keras.layers.Layer):
+    """An identity layer that adds the batch size of every forward pass it runs in to
+    ``CountRows.rows`` (a Python side effect inside the graph: it counts executions, not
+    traces)."""
+    rows = 0
+
+    def call(self, x):
+        def add(n):
+            CountRows.rows += int(n)
+            return np.int32(0)
+
+        tick = tf.numpy_function(add, [tf.shape(x)[0]], tf.int32, stateful=True)
+        with tf.control_dependencies([tick]):
+            return tf.identity(x)
+
+
+@pytest.mark.parametrize("options,points", [(dict(steps=5), 6),
+                                            # 2 intervals halved twice: 3 + 2 + 4 points
+                                            (dict(steps=2, tolerance=1e-12, max_steps=8), 9)])
+def test_the_model_runs_on_the_path_points_only(options, points):
+    """The trapezoidal rule's ``steps + 1`` points (and the midpoints ``tolerance`` adds) are all
+    the model runs on: the last point, α = 1, is the clean pass every method makes, and
+    ``S(x₀)`` for the report is the score at the first. Counted in rows of the model's forward
+    passes (a pass over k images counts k)."""
+    i = keras.Input((8, 8, 3))
+    h = keras.layers.Conv2D(4, 3, activation="relu", name="c1")(i)
+    h = CountRows(name="count")(h)
+    h = keras.layers.GlobalAveragePooling2D()(h)
+    model = keras.Model(i, keras.layers.Dense(3, name="out")(h), name="ig_count")
+    x = images(2, size=8)
+    kerasviz.explain(model, x, "integrated_gradients", target=[0, 2], **options)  # traced
+    CountRows.rows = 0
+    exp = kerasviz.explain(model, x, "integrated_gradients", target=[0, 2], **options)
+    assert CountRows.rows == points * len(x)
+    assert exp.info["steps"].tolist() == [points - 1] * 2

@@ -307,20 +307,22 @@ class Context:
 
     def sum_chunks(self, fn: Callable, total: int, like, scale: int = 1):
         """``Σ fn(start, count)`` over chunks covering ``range(total)``; ``fn`` returns a tensor
-        shaped like ``like``. A graph loop: memory holds one chunk at a time."""
+        shaped like ``like`` (or a tuple of them, summed each). A graph loop with at most
+        :data:`LOOP_OVERLAP` chunks in flight: memory holds about that many chunks."""
         step = self.step(scale)
 
         def body(start, acc):
             count = tf.minimum(step, total - start)
-            return start + count, acc + self._chunk(fn, start, count, total)
+            return start + count, tf.nest.map_structure(tf.add, acc, self._chunk(fn, start, count, total))
 
-        _, acc = tf.while_loop(lambda s, a: s < total, body,
-                               (tf.constant(0), tf.zeros_like(like, tf.float32)))
+        zeros = tf.nest.map_structure(lambda t: tf.zeros_like(t, tf.float32), like)
+        _, acc = tf.while_loop(lambda s, a: s < total, body, (tf.constant(0), zeros),
+                               parallel_iterations=LOOP_OVERLAP)
         return acc
 
     def concat_chunks(self, fn: Callable, total: int, scale: int = 1):
         """``concat([fn(start, count), …], axis=0)`` over chunks covering ``range(total)``; ``fn``
-        returns ``(count, …)``. A graph loop."""
+        returns ``(count, …)``. A graph loop (chunks in flight: :data:`LOOP_OVERLAP`)."""
         step = self.step(scale)
         ta = tf.TensorArray(tf.float32, size=0, dynamic_size=True, infer_shape=False)
 
@@ -328,7 +330,8 @@ class Context:
             count = tf.minimum(step, total - start)
             return i + 1, start + count, ta.write(i, self._chunk(fn, start, count, total))
 
-        _, _, ta = tf.while_loop(lambda i, s, t: s < total, body, (tf.constant(0), tf.constant(0), ta))
+        _, _, ta = tf.while_loop(lambda i, s, t: s < total, body, (tf.constant(0), tf.constant(0), ta),
+                                 parallel_iterations=LOOP_OVERLAP)
         return ta.concat()
 
     def _chunk(self, fn, start, count, total):
@@ -339,16 +342,16 @@ class Context:
         outermost = plan._reporting and plan._depth == 0
         plan._depth += 1
         try:
-            value = tf.cast(fn(start, count), tf.float32)
+            value = tf.nest.map_structure(lambda t: tf.cast(t, tf.float32), fn(start, count))
         finally:
             plan._depth -= 1
         if outermost:
             loop, plan._loops = plan._loops, plan._loops + 1
-            with tf.control_dependencies([value]):
+            with tf.control_dependencies(tf.nest.flatten(value)):
                 tick = tf.numpy_function(plan._tick, [tf.constant(loop), tf.cast(start + count, tf.int32),
                                                       tf.cast(total, tf.int32)], tf.int32, stateful=True)
             with tf.control_dependencies([tick]):
-                value = tf.identity(value)
+                value = tf.nest.map_structure(tf.identity, value)
         return value
 
 
@@ -713,6 +716,13 @@ PROMOTE_AFTER = 100
 #: ~1–3 ms of eager operations instead of a trace (20–45 ms); by the time the compile is paid,
 #: the eager calls have cost about as much (the ski-rental rule).
 EAGER_CALLS = 10
+
+#: Chunks of a graph loop (:meth:`Context.sum_chunks`, :meth:`Context.concat_chunks`) that may
+#: run at once (``tf.while_loop``'s ``parallel_iterations``). TensorFlow's default, 10, let the
+#: peak of integrated gradients on EfficientNet-Lite0 at batch 32 vary from 2.2 to 4.3 GB between
+#: calls; 1 holds 1.7 GB every call but costs ~10 % on small models (the next chunk cannot start
+#: while the last one's backward pass ends); 2 keeps that overlap: 1.7–2.2 GB, and the speed of 10.
+LOOP_OVERLAP = 2
 
 #: Keys of methods found to need the model beyond the clean pass (not split).
 _NEEDS_MODEL: set = set()

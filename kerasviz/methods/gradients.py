@@ -65,8 +65,8 @@ def integrated_gradients(ctx, steps=Int(32, lo=1), baseline=Array(0.0),
 
     Completeness (the paper's axiom): ``Σ grads = S(x) − S(x₀)`` for the exact integral. The
     rule's error in it is reported per image in ``Explanation.info``: ``completeness_error``
-    ``|Σ grads − (S(x) − S(x₀))|``, ``score_change`` ``S(x) − S(x₀)`` (``S(x₀)``: one more
-    forward pass) and ``steps`` (the intervals used). Along the path ``Σ (x − x₀) · ∂S/∂x`` is
+    ``|Σ grads − (S(x) − S(x₀))|``, ``score_change`` ``S(x) − S(x₀)`` (the scores at the path's end points:
+    no extra pass) and ``steps`` (the intervals used). Along the path ``Σ (x − x₀) · ∂S/∂x`` is
     ``d S / dα``, so the error is the rule's error in integrating it: ``O(1/steps²)`` for a
     smooth model; ReLU networks make ``d S / dα`` jump at every unit that switches on the path,
     and there the error shrinks as ``1/steps`` (with signs that mostly cancel, where a one-sided
@@ -87,25 +87,35 @@ def integrated_gradients(ctx, steps=Int(32, lo=1), baseline=Array(0.0),
     diff = x - base
     shape = tf.shape(x)
 
-    def integral(total, alpha, weight):
-        """``Σ_k weight(k) · ∂S/∂x(x₀ + alpha(k) · (x − x₀))`` over ``k < total``."""
+    def integral(total, alpha, weight, at_baseline=False):
+        """``Σ_k weight(k) · ∂S/∂x(x₀ + alpha(k) · (x − x₀))`` over ``k < total``; with
+        ``at_baseline``, also ``S(x₀)`` ``(n,)``, the score at the point ``k = 0`` (α = 0)."""
         def chunk(start, count):
             k = tf.cast(tf.range(start, start + count), tf.float32)
             xs = base[None] + alpha(k)[:, None, None, None, None] * diff[None]
-            g = ctx.on(tf.reshape(xs, tf.concat([[-1], shape[1:]], 0))).dx
-            g = tf.reshape(g, tf.concat([[count], shape], 0))
-            return tf.reduce_sum(g * weight(k)[:, None, None, None, None], axis=0)
+            path = ctx.on(tf.reshape(xs, tf.concat([[-1], shape[1:]], 0)))
+            g = tf.reshape(path.dx, tf.concat([[count], shape], 0))
+            mean = tf.reduce_sum(g * weight(k)[:, None, None, None, None], axis=0)
+            if not at_baseline:
+                return mean
+            return mean, tf.reduce_sum(tf.reshape(path.scores, [count, -1])
+                                       * tf.cast(k == 0, tf.float32)[:, None], axis=0)
 
-        return ctx.sum_chunks(chunk, total, x)
-
-    change = ctx.scores - ctx.model_scores(base, ctx.units)  # S(x) − S(x₀)
+        return ctx.sum_chunks(chunk, total, (x, ctx.scores) if at_baseline else x)
 
     def error(mean_grad):
         return tf.abs(tf.reduce_sum(diff * mean_grad, axis=[1, 2, 3]) - change)
 
+    # the trapezoidal rule's last point, α = 1, is x itself: its gradient and score are the
+    # clean pass's, which every method runs; the path adds the points α = 0 … (steps − 1) / steps
+    # (after the clean pass: run beside it, the path's first chunk would hold its activations
+    # at the same time)
     m = tf.cast(steps, tf.float32)
-    mean = integral(steps + 1, lambda k: k / m,
-                    lambda k: tf.where((k == 0) | (k == m), 0.5 / m, 1.0 / m))
+    with tf.control_dependencies([ctx.dx]):
+        mean, at_baseline = integral(steps, lambda k: k / m,
+                                     lambda k: tf.where(k == 0, 0.5 / m, 1.0 / m), at_baseline=True)
+    mean += ctx.dx * (0.5 / m)
+    change = ctx.scores - at_baseline  # S(x) − S(x₀), from no extra pass
     err, used = error(mean), tf.fill(tf.shape(change), tf.convert_to_tensor(steps))
     limit = tf.cast(tolerance, tf.float32) * tf.abs(change)
 
