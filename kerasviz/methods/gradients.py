@@ -61,16 +61,17 @@ def gradxinput(ctx):
 def integrated_gradients(ctx, steps=Int(32, lo=1), baseline=Array(0.0),
                          tolerance=Float(0.0, lo=0.0), max_steps=Int(1024, lo=1)):
     """``grads = (x − x₀) · ∫₀¹ ∂S/∂x(x₀ + α(x − x₀)) dα`` by the trapezoidal rule on ``steps``
-    intervals (``steps + 1`` gradient evaluations, batched in chunks: a graph loop).
+    intervals (``steps + 1`` gradient evaluations, batched in chunks: a graph loop; the last,
+    α = 1, is the clean pass every method runs).
 
     Completeness (the paper's axiom): ``Σ grads = S(x) − S(x₀)`` for the exact integral. The
     rule's error in it is reported per image in ``Explanation.info``: ``completeness_error``
-    ``|Σ grads − (S(x) − S(x₀))|``, ``score_change`` ``S(x) − S(x₀)`` (the scores at the path's end points:
-    no extra pass) and ``steps`` (the intervals used). Along the path ``Σ (x − x₀) · ∂S/∂x`` is
-    ``d S / dα``, so the error is the rule's error in integrating it: ``O(1/steps²)`` for a
-    smooth model; ReLU networks make ``d S / dα`` jump at every unit that switches on the path,
-    and there the error shrinks as ``1/steps`` (with signs that mostly cancel, where a one-sided
-    Riemann sum's add up).
+    ``|Σ grads − (S(x) − S(x₀))|``, ``score_change`` ``S(x) − S(x₀)`` (the scores at the path's
+    end points: no extra pass) and ``steps`` (the intervals used). Along the path
+    ``Σ (x − x₀) · ∂S/∂x`` is ``d S / dα``, so the error is the rule's error in integrating it:
+    ``O(1/steps²)`` for a smooth model; ReLU networks make ``d S / dα`` jump at every unit that
+    switches on the path, and there the error shrinks as ``1/steps`` (with signs that mostly
+    cancel, where a one-sided Riemann sum's add up).
 
     Args:
         steps: intervals of the path integral (int ≥ 1).
