@@ -28,8 +28,9 @@ def test_reported_completeness_error_is_the_direct_one(baseline):
     total = exp.grads.reshape(3, -1).sum(axis=1, dtype=np.float64)
     direct = np.abs(total - change)
     # float32 rounding: relative ~1e-6 of the magnitudes summed (scores from two graphs:
-    # predict's at x and x₀, the explanation's at its path's end points x₀ + α(x − x₀), α = 0
-    # and 1, which is x to one rounding; ~800 attributions), with a 10× margin
+    # predict's at x and x₀, the explanation's at x (its clean pass) and at its path's first
+    # point x₀ + 0 · (x − x₀), in batches of another composition; ~800 attributions), with a
+    # 10× margin
     size = np.abs(at_x) + np.abs(at_base) + np.abs(exp.grads).reshape(3, -1).sum(axis=1)
     tol = 1e-5 * size
     assert (np.abs(exp.info["score_change"] - change) <= tol).all()
@@ -82,7 +83,6 @@ def test_tolerance_options_are_checked():
         kerasviz.explain(model, images(1), "integrated_gradients", tolerance=-0.1)
     with pytest.raises(kerasviz.ArgumentError, match="max_steps"):
         kerasviz.explain(model, images(1), "integrated_gradients", max_steps=0)
-
 
 
 class CountRows(keras.layers.Layer):
