@@ -7,6 +7,8 @@ Two tables, from one process per model:
   the split route runs its own math eagerly for its first ``EAGER_CALLS`` calls, see
   :meth:`kerasviz.methods.base.Plan._split`), its fastest later eager call, the call that then
   compiles its small graph, and its warm call (the minimum of the ``--repeat`` calls after);
+* *explain's work besides its graph* (``--python-work``, alone): per call at batch 1, 8 and 32,
+  with the graph call replaced by its outputs (:func:`python_work`);
 * *per-call overhead* (``--overhead``, on ``shapes``): warm ``explain`` at batch 1 beside a
   hand-written ``tf.function`` doing the same math (Grad-CAM at ``conv4``; saliency) on the same
   replayed model and returning the map as numpy: the floor. Calls are interleaved and the minimum
@@ -18,6 +20,7 @@ Usage::
     python benchmarks/bench_first_call.py                        # shapes, both tables
     python benchmarks/bench_first_call.py --model mobilenetv2     # MobileNetV2, random weights, 224²
     python benchmarks/bench_first_call.py --methods gradcam,layercam --repeat 30
+    python benchmarks/bench_first_call.py --python-work           # explain's work besides its graph
 """
 from __future__ import annotations
 
@@ -138,6 +141,41 @@ def overhead(model, layer: str, x, repeat: int, rounds: int) -> list[tuple]:
     return rows
 
 
+def python_work(model, layer: str, size: int, batches: list[int], rounds: int) -> list[tuple]:
+    """Per call, what ``explain`` costs besides its graph: the plan's graph call is replaced by
+    the outputs it returned (so the time is the argument checks, target resolution, input
+    conversion and checks, the copies out of the output tensors, the map check and the
+    ``Explanation``), at each batch size; the minimum over ``rounds`` rounds of 200 calls."""
+    import tensorflow as tf
+
+    import kerasviz
+    from kerasviz.methods import base
+
+    rows = []
+    for name in ("gradcam", "saliency"):
+        uses = kerasviz.methods.get(name).uses_layer
+        for b in batches:
+            kerasviz.clear_caches()
+            x = np.random.default_rng(b).uniform(-1, 1, (b, size, size, 3)).astype(np.float32)
+            run = lambda: kerasviz.explain(  # noqa: E731
+                model, x, name, target=[0] * b, batch_size=max(16, b),
+                layer=layer if uses else None, progress=False)
+            for _ in range(base.PROMOTE_AFTER + 1):  # the plan's steady route
+                run()
+            (plan,) = [p for cache in base._PLANS.values() for p in cache.values()]
+            outputs = plan._route()(tf.constant(x), tf.constant(np.zeros(b, np.int32)))
+            plan._runner, plan._promote = (lambda *args: outputs), False
+            rows.append((name, b, min(_mean(run, 200) for _ in range(rounds))))
+    return rows
+
+
+def _mean(fn, n: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return (time.perf_counter() - t0) / n
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", choices=["shapes", "mobilenetv2"], default="shapes")
@@ -145,6 +183,8 @@ def main(argv=None) -> int:
     p.add_argument("--repeat", type=int, default=20)
     p.add_argument("--rounds", type=int, default=10)
     p.add_argument("--no-overhead", action="store_true")
+    p.add_argument("--python-work", action="store_true",
+                   help="only the table of explain's work besides its graph, at batch 1, 8, 32")
     args = p.parse_args(argv)
     warnings.simplefilter("ignore")
 
@@ -154,6 +194,12 @@ def main(argv=None) -> int:
     import kerasviz
 
     model, layer, size = _model(args.model)
+    if args.python_work:
+        print("| method | batch | explain's work besides the graph, per call (µs) |")
+        print("|---|---:|---:|")
+        for name, b, seconds in python_work(model, layer, size, [1, 8, 32], args.rounds):
+            print(f"| {name} | {b} | {seconds * 1e6:.0f} |", flush=True)
+        return 0
     x = np.random.default_rng(0).uniform(-1, 1, (1, size, size, 3)).astype(np.float32)
     print(f"kerasviz {kerasviz.__version__}, TensorFlow {tf.__version__}, Keras {keras.__version__}, "
           f"{os.cpu_count()} CPU(s), load average {os.getloadavg()[0]:.1f}; model {args.model}, "

@@ -6,6 +6,7 @@ choose among :data:`CHOICES`; the result names the device used (``Explanation.de
 """
 from __future__ import annotations
 
+import functools
 import os
 
 #: What ``device=`` / ``KERASVIZ_DEVICE`` / ``--device`` accept.
@@ -31,12 +32,18 @@ def resolve(device: str | None = None) -> str:
     name = _validate.one_of(where, str(device).strip().lower(), CHOICES)
     if name == "cpu":
         return "CPU:0"
-    import tensorflow as tf
-
-    if tf.config.list_logical_devices("GPU"):
+    if _gpu_seen():
         return "GPU:0"
     if name == "gpu":
         raise ArgumentError(f"{where}='gpu' but TensorFlow sees no GPU. Expected a machine with an "
                             f"NVIDIA GPU and TensorFlow's CUDA build (pip install \"kerasviz[gpu]\"), "
                             f"or {where}='auto' / 'cpu'. Received: {where}={device!r}.")
     return "CPU:0"
+
+
+@functools.lru_cache(maxsize=None)
+def _gpu_seen() -> bool:
+    """Whether TensorFlow sees a GPU (asked once: its devices are fixed once it has started)."""
+    import tensorflow as tf
+
+    return bool(tf.config.list_logical_devices("GPU"))

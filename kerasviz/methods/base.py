@@ -593,15 +593,15 @@ class Plan:
         chunk)."""
         n = len(x)
         if n <= self.batch_size and self._bar is None:  # one chunk: no slices, no copies
-            part = fn(tf.constant(x, tf.float32), tf.constant(units),
+            part = fn(as_tensor(x, tf.float32), as_tensor(units, tf.int32),
                       *[tf.constant(e) for e in extra], *values)
             return {k: v.numpy() for k, v in part.items()}
         out: dict[str, np.ndarray] = {}
         for s in range(0, n, self.batch_size):
             if self._bar is not None:
                 self._bar.chunk(s, min(self.batch_size, n - s))
-            part = fn(tf.constant(x[s:s + self.batch_size], tf.float32),
-                      tf.constant(units[s:s + self.batch_size]),
+            part = fn(as_tensor(x[s:s + self.batch_size], tf.float32),
+                      as_tensor(units[s:s + self.batch_size], tf.int32),
                       *[tf.constant(e[s:s + self.batch_size]) for e in extra], *values)
             for k, v in part.items():
                 v = v.numpy()
@@ -779,6 +779,32 @@ class _Tail:
         return out
 
 
+@functools.lru_cache(maxsize=None)
+def _eager_tensor():
+    """TensorFlow's eager-tensor constructor as ``(array, dtype enum) -> Tensor`` on the current
+    device, or None where this TensorFlow has another one. Looked up on first use: initialising
+    TensorFlow's context at import would stop users from configuring their GPUs afterwards."""
+    try:
+        from tensorflow.python.eager import context
+        from tensorflow.python.framework import ops
+
+        context.ensure_initialized()
+        ops.EagerTensor(np.zeros(1, np.float32), context.context().device_name, None)
+    except Exception:  # noqa: BLE001 -- any failure: the public (slower) path
+        return None
+    return lambda a, dtype: ops.EagerTensor(a, context.context().device_name, dtype)
+
+
+def as_tensor(array: np.ndarray, dtype) -> tf.Tensor:
+    """``array`` as a tensor on the current device, for a graph call made now: without
+    ``tf.constant``'s defensive copy (~0.1 ms for a batch of 32 images of 96², 20 µs for one), so
+    the tensor may read ``array``'s memory in place; the call's outputs never do."""
+    make = _eager_tensor()
+    if make is None:
+        return tf.constant(array, dtype)
+    return make(np.asarray(array, dtype.as_numpy_dtype), dtype.as_datatype_enum)
+
+
 def _flat_call(function):
     """``function`` (a ``tf.function`` with an input signature) as a callable on its tensors,
     calling the traced graph directly: ``tf.function``'s argument binding costs ~0.1 ms a
@@ -887,6 +913,9 @@ def check_maps(plan: Plan, out: dict, x: np.ndarray, extra: list) -> dict:
         ``out``, its ``maps`` changed in place; ``raw``, ``grads`` and ``scores`` as computed.
     """
     maps, n = out["maps"], len(out["maps"])
+    sums = maps.reshape(n, -1) @ np.ones(maps[0].size, maps.dtype)
+    if np.all(np.isfinite(sums) & (sums > 0)) and np.isfinite(out["scores"]).all():
+        return out  # each map finite (a finite sum) and not empty (a positive sum): one pass
     finite_map = np.isfinite(maps).reshape(n, -1).all(axis=1)
     finite_score = np.isfinite(out["scores"])
     maps[~(finite_map & finite_score)] = 0.0
