@@ -7,6 +7,8 @@ Two tables, from one process per model:
   the split route runs its own math eagerly for its first ``EAGER_CALLS`` calls, see
   :meth:`kerasviz.methods.base.Plan._split`), its fastest later eager call, the call that then
   compiles its small graph, and its warm call (the minimum of the ``--repeat`` calls after);
+* *eager kernels* (``--eager-kernels``, alone): the first and second eager run of each operation
+  of the CAM family's math (:func:`eager_first_runs`);
 * *explain's work besides its graph* (``--python-work``, alone): per call at batch 1, 8 and 32,
   with the graph call replaced by its outputs (:func:`python_work`);
 * *per-call overhead* (``--overhead``, on ``shapes``): warm ``explain`` at batch 1 beside a
@@ -21,6 +23,7 @@ Usage::
     python benchmarks/bench_first_call.py --model mobilenetv2     # MobileNetV2, random weights, 224²
     python benchmarks/bench_first_call.py --methods gradcam,layercam --repeat 30
     python benchmarks/bench_first_call.py --python-work           # explain's work besides its graph
+    python benchmarks/bench_first_call.py --eager-kernels         # first eager run of each operation
 """
 from __future__ import annotations
 
@@ -169,6 +172,27 @@ def python_work(model, layer: str, size: int, batches: list[int], rounds: int) -
     return rows
 
 
+def eager_first_runs() -> list[tuple]:
+    """The first and second eager run of each operation the CAM family's math uses, in a fresh
+    process, on a ``(1, 7, 7, 1280)`` tensor (MobileNetV2's last conv block): TensorFlow builds
+    an operation's kernel on its first eager run, once per process for every shape after."""
+    import tensorflow as tf
+
+    a = tf.constant(np.random.default_rng(0).uniform(0, 1, (1, 7, 7, 1280)).astype(np.float32))
+    g = -a
+    ops = {"Relu": lambda: tf.nn.relu(g), "Mul": lambda: g * a,
+           "Sum (channels)": lambda: tf.reduce_sum(a, axis=-1),
+           "Mean (positions)": lambda: tf.reduce_mean(g, axis=(1, 2)),
+           "Square": lambda: tf.square(g), "DivNoNan": lambda: tf.math.divide_no_nan(g, a),
+           "Svd": lambda: tf.linalg.svd(tf.reshape(a, [1, 49, 1280]), full_matrices=False),
+           "ResizeBilinear": lambda: tf.image.resize(a[..., :1], (224, 224))}
+    rows = []
+    for name, op in ops.items():
+        first = _best(op, 1)
+        rows.append((name, first, _best(op, 1)))
+    return rows
+
+
 def _mean(fn, n: int) -> float:
     t0 = time.perf_counter()
     for _ in range(n):
@@ -183,6 +207,8 @@ def main(argv=None) -> int:
     p.add_argument("--repeat", type=int, default=20)
     p.add_argument("--rounds", type=int, default=10)
     p.add_argument("--no-overhead", action="store_true")
+    p.add_argument("--eager-kernels", action="store_true",
+                   help="only the first and second eager run of the CAM family's operations")
     p.add_argument("--python-work", action="store_true",
                    help="only the table of explain's work besides its graph, at batch 1, 8, 32")
     args = p.parse_args(argv)
@@ -193,6 +219,12 @@ def main(argv=None) -> int:
 
     import kerasviz
 
+    if args.eager_kernels:
+        print("| operation | first eager run (ms) | second (ms) |")
+        print("|---|---:|---:|")
+        for name, first, second in eager_first_runs():
+            print(f"| {name} | {first * 1e3:.2f} | {second * 1e3:.3f} |", flush=True)
+        return 0
     model, layer, size = _model(args.model)
     if args.python_work:
         print("| method | batch | explain's work besides the graph, per call (µs) |")
