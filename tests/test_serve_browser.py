@@ -103,6 +103,15 @@ def test_page_uploads_a_photo_and_shows_grid_top5_crops_and_activations(server, 
                             i => [i.naturalWidth, i.getBoundingClientRect().height])}}""")
             shot = tmp_path / "serve_page.png"
             page.screenshot(path=str(shot), full_page=True)
+            page.set_viewport_size({"width": 360, "height": 740})  # a phone, results shown
+            phone_shot = tmp_path / "serve_page_phone.png"
+            page.evaluate("document.querySelector('#results').scrollIntoView()")
+            page.screenshot(path=str(phone_shot))  # the screen the results start on
+            phone = page.evaluate("""() => {
+                const right = s => document.querySelector(s).getBoundingClientRect().right;
+                return {inner: innerWidth, page: document.documentElement.scrollWidth,
+                        rights: ['#grid', '#acts', '#run', '#file', '#layer', '#top5',
+                                 '#crops'].map(s => [s, right(s)])}}""")
             page.goto(server["url"] + "/docs")
             page.wait_for_selector("h2:has-text('/api/compare')")
             api = page.inner_text("#api")
@@ -119,11 +128,15 @@ def test_page_uploads_a_photo_and_shows_grid_top5_crops_and_activations(server, 
     assert row[1].split(" (")[0] in ("tabby", "tiger cat", "Egyptian cat")
     assert all("%" in c for c in row[1:])
     assert len(state["crops"]) == 1 and state["crops"][0][0] > 0 and state["crops"][0][1] > 0
+    # at phone width nothing makes the page scroll sideways, and every control and result fits
+    assert phone["page"] <= phone["inner"] == 360, phone
+    assert all(right <= phone["inner"] for _, right in phone["rights"]), phone
     assert "methods" in api and "413 upload over the size limit" in api  # the API page
     outside = [u for u in requested if not u.startswith((server["url"], "data:", "blob:"))]
     assert requested and outside == []  # the page and the API page load nothing from elsewhere
     if os.environ.get("KERASVIZ_UPDATE_SCREENSHOTS") == "1":
         shutil.copy(shot, DOCS_IMG / shot.name)
+        shutil.copy(phone_shot, DOCS_IMG / phone_shot.name)
 
 
 def noise_png(seed: int) -> bytes:
