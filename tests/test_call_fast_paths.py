@@ -62,6 +62,18 @@ def test_a_map_whose_sum_is_not_positive_is_judged_by_its_values():
     assert np.array_equal(checked, maps) and not warned
 
 
+@pytest.mark.parametrize("dtype, big", [(np.float32, 1e38), (np.float16, 6e4)])
+def test_finite_maps_whose_sum_overflows_are_kept_without_a_numpy_warning(dtype, big):
+    """A custom post-processing may give large values: their sum overflows to Inf, the exact
+    check finds every value finite, and numpy's overflow warning does not reach the user."""
+    maps = np.full((2, 4, 4), big, dtype)
+    maps[1, 0, 0] = np.inf
+    maps[1, 0, 1] = -np.inf  # +Inf + -Inf: an invalid sum, a bad map
+    checked, warned = _check(maps)
+    assert np.array_equal(checked[0], maps[0]) and not checked[1].any()
+    assert [list(v) for v in warned[0].causes.values()] == [[1]]
+
+
 def test_a_nan_score_still_empties_its_map():
     maps = np.full((2, 4, 4), 0.5, np.float32)
     checked, warned = _check(maps, scores=np.array([1.0, np.nan], np.float32))
