@@ -115,6 +115,7 @@ def test_page_uploads_a_photo_and_shows_grid_top5_crops_and_activations(server, 
             page.goto(server["url"] + "/docs")
             page.wait_for_selector("h2:has-text('/api/compare')")
             api = page.inner_text("#api")
+            api_width = page.evaluate("[document.documentElement.scrollWidth, innerWidth]")
         finally:
             browser.close()
     png = Image.open(io.BytesIO(base64.b64decode(state["src"].split(",", 1)[1])))
@@ -132,6 +133,7 @@ def test_page_uploads_a_photo_and_shows_grid_top5_crops_and_activations(server, 
     assert phone["page"] <= phone["inner"] == 360, phone
     assert all(right <= phone["inner"] for _, right in phone["rights"]), phone
     assert "methods" in api and "413 upload over the size limit" in api  # the API page
+    assert api_width[0] <= api_width[1] == 360, api_width  # also at phone width
     outside = [u for u in requested if not u.startswith((server["url"], "data:", "blob:"))]
     assert requested and outside == []  # the page and the API page load nothing from elsewhere
     if os.environ.get("KERASVIZ_UPDATE_SCREENSHOTS") == "1":
