@@ -21,9 +21,9 @@ batch (each image's top class):
 every cache emptied; tf-keras-vis' tool with its model clone). kerasviz then makes the calls that
 bring its plan to its steady state (:func:`steady_calls`: past its eager calls and, on a small
 model, its promotion to one graph) before the warm rounds. *warm* = median (and min) of
-``--repeat`` interleaved rounds (more, up to 25, for cells cheaper than ``--round-s`` a round):
-in each round each tool is called once, in a rotated order, so that the load of the (shared)
-machine affects them alike. *peak MiB* = the largest rise of
+``--repeat`` interleaved rounds (more, up to :data:`MAX_ROUNDS`, for cells cheaper than
+``--round-s`` a round): in each round each tool is called once, in a rotated order, so that
+the load of the (shared) machine affects them alike. *peak MiB* = the largest rise of
 TensorFlow's CPU allocator peak (``tf.config.experimental.get_memory_info("CPU:0")``, reset
 before each call) above its level at the call's start, over the warm calls: the tensors a call
 allocates, not the process's resident memory (which TensorFlow's and malloc's caching make
@@ -74,6 +74,10 @@ LIGHT = {"smoothgrad": {"samples": 8}, "integrated_gradients": {"steps": 8},
          "scorecam": {"max_channels": 16}, "occlusion": {"patch": 56, "stride": 28},
          "rise": {"masks": 64}}
 CAMS = ("gradcam", "gradcam++", "xgradcam", "layercam", "hirescam")
+#: Most warm rounds of a cell (each round one call of each tool). A ~1 ms cell's median over 25
+#: single calls moved by ±10 % between runs on a shared 2-core machine; 200 rounds of such a
+#: cell cost under a second.
+MAX_ROUNDS = 200
 #: Methods with a floor, the default set.
 FLOORED = (*CAMS, "eigencam", "scorecam", "saliency", "gradxinput", "smoothgrad",
            "integrated_gradients")
@@ -388,7 +392,8 @@ def main(argv=None) -> int:
                    help="skip a cell whose estimated time exceeds this (seconds)")
     p.add_argument("--atol", type=float, default=1e-4, help="floor vs kerasviz maps tolerance")
     p.add_argument("--round-s", type=float, default=3.0,
-                   help="cheap cells get more rounds than --repeat, up to 25, to fill this (seconds)")
+                   help="cheap cells get more rounds than --repeat, up to MAX_ROUNDS, to fill "
+                        "this (seconds)")
     p.add_argument("--no-tf-keras-vis", action="store_true")
     p.add_argument("--tf-keras-vis-max-batch", default="",
                    help="method=batch,… : run tf-keras-vis' method only up to that batch (e.g. "
@@ -534,7 +539,8 @@ def main(argv=None) -> int:
                     print(f"  {name:22s} batch {b:3d}: {row['skipped']}", flush=True)
                     save(info, args.json)
                     continue
-                rounds = max(repeat, min(25, int(args.round_s / max(estimate * len(tools), 1e-9))))
+                per_round = max(estimate * len(tools), 1e-9)
+                rounds = max(repeat, min(MAX_ROUNDS, int(args.round_s / per_round)))
                 row["rounds"] = rounds
                 runs, out = {}, {}
                 try:
