@@ -792,6 +792,7 @@ def _eager_tensor():
         ops.EagerTensor(np.zeros(1, np.float32), context.context().device_name, None)
     except Exception:  # noqa: BLE001 -- any failure: the public (slower) path
         return None
+
     def make(array, dtype):  # tf.constant's own last step (convert_to_eager_tensor)
         ctx = context.context()
         ctx.ensure_initialized()  # again: a user may have reset TensorFlow's context since
