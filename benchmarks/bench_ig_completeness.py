@@ -1,17 +1,18 @@
-"""How exact are integrated gradients? Completeness error of kerasviz's rule against the
+"""How exact are integrated gradients? Completeness error of kerasviz's rules against the
 Riemann sums at the same number of model evaluations.
 
 Completeness: the attributions of integrated gradients add up to ``S(x) − S(x₀)``. A quadrature
 rule misses it by its error in ``∫₀¹ dS/dα dα``. For each model and photo this prints the
 relative error ``|Σ attributions − (S(x) − S(x₀))| / |S(x) − S(x₀)|`` of
 
-* kerasviz's trapezoidal rule (``explain(..., "integrated_gradients", steps=E − 1)``: E gradient
-  evaluations),
+* kerasviz's default, adaptive rule (``explain(..., "integrated_gradients", steps=E − 1)``: E
+  gradient evaluations) and its uniform trapezoidal rule (``rule="uniform"``, the same count),
 * the right Riemann sum of the IG paper, ``(1/E) Σ_{k=1..E} ∂S/∂x(x₀ + k/E · (x − x₀))``, and the
   left one (``k = 0 … E − 1``), written here from the paper's definition (E evaluations each),
 
-for E = 33 (kerasviz's default, 32 intervals) and E = 50 (the paper's 50-step sum), and the
-intervals ``tolerance=0.01`` needs. Models: EfficientNet-Lite0 with its ImageNet weights (a
+for E = 33 (kerasviz's default, 32 intervals) and E = 50 (the paper's 50-step sum), the
+intervals ``tolerance=0.01`` needs from ``steps=8``, and the warm time of one call of each rule
+(``--time``: median of 3 calls after one, E = 33). Models: EfficientNet-Lite0 with its ImageNet weights (a
 MobileNetV2-sized network of inverted residual blocks with ReLU6, shipped offline) and VGG16 from
 ``keras.applications`` with random weights and biases (``weights=None``: no download), at 224²;
 the baseline 0 in model-input space, the target each image's top class (logits: the final
@@ -21,7 +22,7 @@ input (S(x) = S(x₀), nothing to integrate).
 
 Usage::
 
-    python benchmarks/bench_ig_completeness.py [--images 3] [--json out.json]
+    python benchmarks/bench_ig_completeness.py [--images 7] [--time] [--json out.json]
 """
 from __future__ import annotations
 
@@ -85,13 +86,25 @@ def riemann(logits, x, unit, evaluations: int, side: str) -> float:
     return float((x * total / m).sum())
 
 
+def warm_ms(call) -> float:
+    """Median ms of 3 calls of ``call`` after a first one."""
+    call()
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - start) * 1000)
+    return float(np.median(times))
+
+
 def _out(outputs):
     return outputs[0] if isinstance(outputs, (list, tuple)) else outputs
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--images", type=int, default=3)
+    parser.add_argument("--images", type=int, default=7, help="photos per model (at most 7)")
+    parser.add_argument("--time", action="store_true", help="also time one warm call of each rule")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
@@ -118,25 +131,34 @@ def main() -> None:
                 print(json.dumps({**row, "skipped": "S(x) = S(x0)"}), flush=True)
                 continue
             for e in (33, 50):
-                exp = kerasviz.explain(model, xi[None], "integrated_gradients", target=unit,
-                                       steps=e - 1, progress=False)
-                row[f"trapezoid_{e}"] = float(exp.info["completeness_error"][0]) / abs(change)
+                for rule in ("adaptive", "uniform"):
+                    exp = kerasviz.explain(model, xi[None], "integrated_gradients", target=unit,
+                                           steps=e - 1, rule=rule, progress=False)
+                    row[f"{rule}_{e}"] = float(exp.info["completeness_error"][0]) / abs(change)
                 for side in ("right", "left"):
                     row[f"riemann_{side}_{e}"] = abs(riemann(logits, xi, unit, e, side) - change) / abs(change)
             tol = kerasviz.explain(model, xi[None], "integrated_gradients", target=unit, steps=8,
                                    tolerance=0.01, max_steps=1024, progress=False)
             row["tolerance_0.01_steps"] = int(tol.info["steps"][0])
             row["tolerance_0.01_error"] = float(tol.info["completeness_error"][0]) / abs(change)
+            if args.time:
+                for rule in ("adaptive", "uniform"):
+                    row[f"{rule}_33_ms"] = warm_ms(lambda: kerasviz.explain(
+                        model, xi[None], "integrated_gradients", target=unit, steps=32, rule=rule,
+                        progress=False))
             rows.append(row)
             print(json.dumps(row), flush=True)
 
-    keys = ["trapezoid_33", "riemann_right_33", "riemann_left_33", "trapezoid_50",
-            "riemann_right_50", "riemann_left_50"]
-    print("\nmedian relative completeness error (lower is better)")
-    print(f"{'model':30s} " + " ".join(f"{k:>17s}" for k in keys))
+    keys = [f"{k}_{e}" for e in (33, 50) for k in ("adaptive", "uniform", "riemann_right", "riemann_left")]
+    print("\nmedian relative completeness error (lower is better); images where the adaptive rule "
+          "is below the right / left Riemann sum at the same E")
+    print(f"{'model':30s} " + " ".join(f"{k:>17s}" for k in keys) + "  below R/L, E=33  below R/L, E=50")
     for title in dict.fromkeys(r["model"] for r in rows):
         mine = [r for r in rows if r["model"] == title]
-        print(f"{title:30s} " + " ".join(f"{np.median([r[k] for r in mine]):17.4f}" for k in keys))
+        wins = [f"{sum(r[f'adaptive_{e}'] < r[f'riemann_{side}_{e}'] for r in mine)}"
+                for e in (33, 50) for side in ("right", "left")]
+        print(f"{title:30s} " + " ".join(f"{np.median([r[k] for r in mine]):17.4f}" for k in keys)
+              + f"  {wins[0]}/{wins[1]} of {len(mine)}  {wins[2]}/{wins[3]} of {len(mine)}")
     if args.json:
         args.json.write_text(json.dumps({"date": time.strftime("%Y-%m-%d"),
                                          "machine": platform.processor() or platform.machine(),

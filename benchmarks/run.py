@@ -7,7 +7,8 @@ batch (each image's top class):
 * **floor**: the minimal ``tf.function`` a careful engineer would write for exactly that method
   (:class:`Floors`: Grad-CAM = one forward pass to the layer and the logits + the gradient to the
   layer + the weighting; saliency = one batched input gradient; SmoothGrad N = N noisy copies in
-  batched input gradients; integrated gradients S steps = S + 1 path points batched; Score-CAM =
+  batched input gradients; integrated gradients S steps = S + 1 path points batched (its uniform
+  rule); Score-CAM =
   forward to the layer + the masked forwards batched; …), followed by the same post-processing
   as kerasviz (ReLU, bilinear resize and min-max for CAMs; ``|·|`` min-max for pixel maps). It
   computes the maps only. Samples, channels and path points are batched in chunks of at most
@@ -70,7 +71,9 @@ if "KERASVIZ_WEIGHTS_DIR" not in os.environ:  # a checkout's cache, else the mai
 import numpy as np  # noqa: E402
 
 #: Light options of the sampling methods (the library defaults cost 3–60× more).
-LIGHT = {"smoothgrad": {"samples": 8}, "integrated_gradients": {"steps": 8},
+#: Integrated gradients runs its uniform rule, the computation the floor writes out (the default,
+#: adaptive rule's cost beside it: ``bench_ig_completeness.py --time``).
+LIGHT = {"smoothgrad": {"samples": 8}, "integrated_gradients": {"steps": 8, "rule": "uniform"},
          "scorecam": {"max_channels": 16}, "occlusion": {"patch": 56, "stride": 28},
          "rise": {"masks": 64}}
 CAMS = ("gradcam", "gradcam++", "xgradcam", "layercam", "hirescam")

@@ -1,7 +1,8 @@
-"""Integrated gradients' completeness report and ``tolerance=``: the reported error against a
-direct computation with ``model.predict``, interval halving against the plain trapezoidal rule,
-per-image stopping that does not depend on the rest of the batch, and the model run on the path
-points only."""
+"""Integrated gradients' rules, completeness report and ``tolerance=``: the adaptive rule against
+the rule written out with ``tf.GradientTape``, the reported error against a direct computation
+with ``model.predict``, interval halving against the trapezoidal rule on the finer grid, per-image
+stopping that does not depend on the rest of the batch, and the model run on the path points
+only."""
 import keras
 import numpy as np
 import pytest
@@ -17,11 +18,11 @@ def _scores(model, x, units):
     return out[np.arange(len(x)), units]
 
 
-@pytest.mark.parametrize("baseline", [0.0, 0.5])
-def test_reported_completeness_error_is_the_direct_one(baseline):
+@pytest.mark.parametrize("baseline,rule", [(0.0, "adaptive"), (0.5, "adaptive"), (0.5, "uniform")])
+def test_reported_completeness_error_is_the_direct_one(baseline, rule):
     model = gap_dense(softmax=False, name="ig_direct")
     x = images(3)
-    exp = kerasviz.explain(model, x, "integrated_gradients", steps=2, baseline=baseline)
+    exp = kerasviz.explain(model, x, "integrated_gradients", steps=2, baseline=baseline, rule=rule)
     units = exp.target
     at_x, at_base = _scores(model, x, units), _scores(model, np.full_like(x, baseline), units)
     change = at_x - at_base
@@ -45,14 +46,111 @@ def test_halving_equals_the_trapezoidal_rule_on_the_finer_grid():
     model = smooth_model()
     x = images(2, size=6, channels=2, seed=3)
     refined = kerasviz.explain(model, x, "integrated_gradients", steps=4, tolerance=1e-12,
-                               max_steps=16)
-    plain = kerasviz.explain(model, x, "integrated_gradients", steps=16)
+                               max_steps=16, rule="uniform")
+    plain = kerasviz.explain(model, x, "integrated_gradients", steps=16, rule="uniform")
     assert refined.info["steps"].tolist() == [16, 16]
     # the same 17 gradients, summed in another order: float32 rounding of a sum of 17 terms
     scale = np.abs(plain.grads).max()
     np.testing.assert_allclose(refined.grads, plain.grads, atol=1e-5 * scale, rtol=0)
     np.testing.assert_allclose(refined.info["completeness_error"],
                                plain.info["completeness_error"], atol=1e-4, rtol=0)
+
+
+def _path(model, x, unit, alphas):
+    """At the points ``α · x`` (baseline 0) of ``alphas`` ``(k,)``, by ``tf.GradientTape``:
+    ``∂S/∂x`` ``(k, H, W, C)``, ``dS/dα = Σ x · ∂S/∂x`` and ``S`` ``(k,)``, float64."""
+    xs = tf.constant(np.asarray(alphas, np.float32)[:, None, None, None] * x[None])
+    with tf.GradientTape() as tape:
+        tape.watch(xs)
+        scores = model(xs)[:, unit]
+        total = tf.reduce_sum(scores)
+    g = tape.gradient(total, xs).numpy().astype(np.float64)
+    return g, (g * x).sum(axis=(1, 2, 3)), scores.numpy().astype(np.float64)
+
+
+def _trapezoid(model, x, unit, grid):
+    """Attributions ``x · Σ_j w_j ∂S/∂x(α_j x)`` of the trapezoidal rule on ``grid``."""
+    a = np.asarray(grid, np.float64)
+    w = (np.r_[a[1:], a[-1]] - np.r_[a[0], a[:-1]]) / 2
+    return x * np.tensordot(w, _path(model, x, unit, a)[0], 1)
+
+
+def _adaptive_grid(model, x, unit, steps):
+    """The adaptive rule's grid, written out: ``steps // 4`` equal intervals, then rounds of
+    ``steps // 8`` bisections of the intervals of largest ``|h/2 (S'(a) + S'(b)) − ΔS|``. Also the
+    smallest relative gap, over the rounds, between an error chosen and one passed over (a tie
+    would make the choice depend on float32 rounding)."""
+    first, per = max(1, steps // 4), max(1, steps // 8)
+    grid, margin = [k / first for k in range(first)] + [1.0], np.inf
+    while len(grid) - 1 < steps:
+        a = np.array(grid)
+        _, d, s = _path(model, x, unit, a)
+        err = np.abs(np.diff(a) / 2 * (d[1:] + d[:-1]) - np.diff(s))
+        order = np.argsort(-err, kind="stable")
+        count = min(per, steps + 1 - len(grid))
+        if count < len(err):
+            margin = min(margin, (err[order[count - 1]] - err[order[count]]) / err[order[count - 1]])
+        grid = sorted(grid + [(a[j] + a[j + 1]) / 2 for j in order[:count]])
+    return grid, margin
+
+
+@pytest.mark.parametrize("steps", [5, 12, 32])
+def test_adaptive_rule_is_the_rule_written_out(steps):
+    """The default rule's attributions equal the trapezoidal rule on the grid that the rule,
+    written out here in float64 from gradients taken with ``tf.GradientTape``, builds. A smooth
+    model, so that no two intervals' errors tie (checked: the gap between an error chosen and
+    one passed over is ≥ 1e-3 relative, far above float32 rounding of the errors)."""
+    model = smooth_model()
+    x = images(3, size=6, channels=2, seed=11) * 2
+    exp = kerasviz.explain(model, x, "integrated_gradients", target=[0, 1, 2], steps=steps)
+    assert exp.info["steps"].tolist() == [steps] * 3
+    for i, unit in enumerate([0, 1, 2]):
+        grid, margin = _adaptive_grid(model, x[i], unit, steps)
+        assert margin > 1e-3
+        ref = _trapezoid(model, x[i], unit, grid)
+        # float32 gradients summed with weights in another order: ~1e-6 of the largest term
+        tol = 1e-5 * np.abs(ref).max()
+        np.testing.assert_allclose(exp.grads[i], ref, atol=tol, rtol=0)
+        # the check tells the grids apart: the uniform rule's result is farther than tol
+        uniform = _trapezoid(model, x[i], unit, np.linspace(0, 1, steps + 1))
+        assert np.abs(uniform - ref).max() > 2 * tol
+
+
+def test_halving_an_adaptive_grid_splits_each_of_its_intervals():
+    """``tolerance`` halves every interval of the adaptive grid: 8 intervals halved twice are
+    the trapezoidal rule on the grid with each interval cut into 4 equal parts."""
+    model = smooth_model()
+    x = images(2, size=6, channels=2, seed=12) * 2
+    exp = kerasviz.explain(model, x, "integrated_gradients", target=[0, 1], steps=8,
+                           tolerance=1e-12, max_steps=32)
+    assert exp.info["steps"].tolist() == [32, 32]
+    for i in range(2):
+        grid, margin = _adaptive_grid(model, x[i], i, 8)
+        assert margin > 1e-3
+        fine = np.concatenate([np.linspace(a, b, 5)[:-1] for a, b in zip(grid[:-1], grid[1:])] + [[1.0]])
+        ref = _trapezoid(model, x[i], i, fine)
+        np.testing.assert_allclose(exp.grads[i], ref, atol=1e-5 * np.abs(ref).max(), rtol=0)
+
+
+def test_adaptive_rule_finds_the_kink_a_uniform_grid_straddles():
+    """``S(α) = relu(α Σx − c)`` along the path from 0: ``dS/dα`` jumps from 0 to ``Σx`` at
+    ``α* = c / Σx = 0.3141``. The uniform rule with 32 steps errs by ``h Σx |t − ½|`` in the
+    interval holding α* (h = 1/32, α* at t = 0.05 of it). The adaptive rule bisects that interval
+    in each of its 6 rounds (every other interval is exact), 1/8 → 1/512 wide: an error
+    ≤ Σx / 512 · ½, at least 14× smaller."""
+    i = keras.Input((4, 4, 1))
+    h = keras.layers.Dense(1, activation="relu", name="kink")(keras.layers.Flatten()(i))
+    model = keras.Model(i, keras.layers.Dense(1, name="out")(h), name="ig_kink")
+    x = 0.5 + images(1, size=4, channels=1, seed=4)
+    total = float(x.sum(dtype=np.float64))
+    model.get_layer("kink").set_weights([np.ones((16, 1), np.float32), np.array([-0.3141 * total], np.float32)])
+    model.get_layer("out").set_weights([np.ones((1, 1), np.float32), np.zeros(1, np.float32)])
+    err = {rule: kerasviz.explain(model, x, "integrated_gradients", target=0, rule=rule,
+                                  steps=32).info["completeness_error"][0]
+           for rule in ("uniform", "adaptive")}
+    assert err["uniform"] == pytest.approx(total / 32 * abs((0.3141 * 32 - 10) - 0.5), rel=1e-3)
+    assert err["adaptive"] <= total / 512 / 2 * (1 + 1e-3)
+    assert err["adaptive"] < err["uniform"] / 14
 
 
 def test_tolerance_is_met_per_image_and_independently_of_the_batch():

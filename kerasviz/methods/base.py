@@ -320,24 +320,32 @@ class Context:
                                parallel_iterations=LOOP_OVERLAP)
         return acc
 
-    def concat_chunks(self, fn: Callable, total: int, scale: int = 1):
+    def concat_chunks(self, fn: Callable, total: int, scale: int = 1, outputs: int = 1, report=None):
         """``concat([fn(start, count), …], axis=0)`` over chunks covering ``range(total)``; ``fn``
-        returns ``(count, …)``. A graph loop (chunks in flight: :data:`LOOP_OVERLAP`)."""
+        returns ``(count, …)``, or a tuple of ``outputs`` such tensors (concatenated each). A graph
+        loop (chunks in flight: :data:`LOOP_OVERLAP`). ``report=(done, of)``: a progress bar
+        counts this loop's items as ``done + …`` of ``of`` (for a loop run several times, each
+        run a part of one task); default ``(0, total)``."""
         step = self.step(scale)
-        ta = tf.TensorArray(tf.float32, size=0, dynamic_size=True, infer_shape=False)
+        tas = tuple(tf.TensorArray(tf.float32, size=0, dynamic_size=True, infer_shape=False)
+                    for _ in range(outputs))
 
-        def body(i, start, ta):
+        def body(i, start, tas):
             count = tf.minimum(step, total - start)
-            return i + 1, start + count, ta.write(i, self._chunk(fn, start, count, total))
+            value = self._chunk(fn, start, count, total, report)
+            value = value if outputs > 1 else (value,)
+            return i + 1, start + count, tuple(ta.write(i, v) for ta, v in zip(tas, value))
 
-        _, _, ta = tf.while_loop(lambda i, s, t: s < total, body, (tf.constant(0), tf.constant(0), ta),
-                                 parallel_iterations=LOOP_OVERLAP)
-        return ta.concat()
+        _, _, tas = tf.while_loop(lambda i, s, t: s < total, body, (tf.constant(0), tf.constant(0), tas),
+                                  parallel_iterations=LOOP_OVERLAP)
+        values = tuple(ta.concat() for ta in tas)
+        return values if outputs > 1 else values[0]
 
-    def _chunk(self, fn, start, count, total):
+    def _chunk(self, fn, start, count, total, report=None):
         """``fn(start, count)`` as float32, traced one loop level deeper. In a graph compiled for
-        a progress bar, the outermost loop tells the host ``(loop, start + count, total)`` once
-        the chunk is computed (:meth:`Plan._tick`); elsewhere the graph is unchanged."""
+        a progress bar, the outermost loop tells the host ``(loop, start + count, total)`` (or
+        ``(loop, done + start + count, of)`` for ``report=(done, of)``) once the chunk is computed
+        (:meth:`Plan._tick`); elsewhere the graph is unchanged."""
         plan = self.plan
         outermost = plan._reporting and plan._depth == 0
         plan._depth += 1
@@ -348,8 +356,9 @@ class Context:
         if outermost:
             loop, plan._loops = plan._loops, plan._loops + 1
             with tf.control_dependencies(tf.nest.flatten(value)):
-                tick = tf.numpy_function(plan._tick, [tf.constant(loop), tf.cast(start + count, tf.int32),
-                                                      tf.cast(total, tf.int32)], tf.int32, stateful=True)
+                done, of = (0, total) if report is None else report
+                tick = tf.numpy_function(plan._tick, [tf.constant(loop), tf.cast(done + start + count, tf.int32),
+                                                      tf.cast(of, tf.int32)], tf.int32, stateful=True)
             with tf.control_dependencies([tick]):
                 value = tf.nest.map_structure(tf.identity, value)
         return value

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from kerasviz.methods.options import Array, Float, Int
+from kerasviz.methods.options import Array, Choice, Float, Int
 from kerasviz.methods.registry import register
 from kerasviz.methods.tunnel import smooth
 
@@ -59,28 +59,38 @@ def gradxinput(ctx):
           doc="Integrated gradients: gradients along the path from a baseline, × (input − baseline) "
               "(Sundararajan et al. 2017)")
 def integrated_gradients(ctx, steps=Int(32, lo=1), baseline=Array(0.0),
+                         rule=Choice("adaptive", ("adaptive", "uniform")),
                          tolerance=Float(0.0, lo=0.0), max_steps=Int(1024, lo=1)):
     """``grads = (x − x₀) · ∫₀¹ ∂S/∂x(x₀ + α(x − x₀)) dα`` by the trapezoidal rule on ``steps``
-    intervals (``steps + 1`` gradient evaluations, batched in chunks: a graph loop; the last,
-    α = 1, is the clean pass every method runs).
+    intervals of the path (``steps + 1`` gradient evaluations, batched in chunks: a graph loop;
+    the last, α = 1, is the clean pass every method runs).
 
     Completeness (the paper's axiom): ``Σ grads = S(x) − S(x₀)`` for the exact integral. The
     rule's error in it is reported per image in ``Explanation.info``: ``completeness_error``
     ``|Σ grads − (S(x) − S(x₀))|``, ``score_change`` ``S(x) − S(x₀)`` (the scores at the path's
     end points: no extra pass) and ``steps`` (the intervals used). Along the path
-    ``Σ (x − x₀) · ∂S/∂x`` is ``d S / dα``, so the error is the rule's error in integrating it:
-    ``O(1/steps²)`` for a smooth model; ReLU networks make ``d S / dα`` jump at every unit that
-    switches on the path, and there the error shrinks as ``1/steps`` (with signs that mostly
-    cancel, where a one-sided Riemann sum's add up).
+    ``Σ (x − x₀) · ∂S/∂x`` is ``dS/dα``, so the error is the rule's error in integrating it.
+    ReLU networks make ``dS/dα`` jump wherever a unit switches on the path, and a few large
+    jumps decide a uniform grid's error, which need not shrink as the grid is refined.
+
+    The default rule places the points where they are needed: each evaluation also gives the
+    score ``S`` at its point, so every interval's own error ``h/2 (S'(a) + S'(b)) − (S(b) − S(a))``
+    is known exactly. It starts from ``steps // 4`` equal intervals and bisects, in rounds of
+    ``steps // 8`` points (at least 1), the intervals of largest error, per image, until it has
+    ``steps`` intervals. It keeps each point's gradient ``(H, W, C)`` until the end, as the
+    trapezoid weights of a point change when its neighbours come: ``steps + 1`` input-sized
+    arrays per image of a chunk (``batch_size`` images).
 
     Args:
         steps: intervals of the path integral (int ≥ 1).
         baseline: ``x₀``, a finite number or an array broadcastable to one input ``(H, W, C)``,
             in model-input space (after preprocessing).
-        tolerance: when > 0, halve the intervals (``steps`` new evaluations each time, the old
-            ones reused) until ``completeness_error ≤ tolerance · |S(x) − S(x₀)|`` or
-            ``max_steps`` would be passed; each image stops at its own count, so its result does
-            not depend on the other images of the batch. 0 (default): ``steps`` intervals.
+        rule: ``"adaptive"`` (default, above) or ``"uniform"``: ``steps`` equal intervals (the
+            plain trapezoidal rule; its memory does not grow with ``steps``).
+        tolerance: when > 0, halve every interval (``steps`` new evaluations the first time, the
+            old ones reused) until ``completeness_error ≤ tolerance · |S(x) − S(x₀)|`` or
+            ``max_steps`` would be passed; each image stops at its own count. 0 (default):
+            ``steps`` intervals.
         max_steps: the most intervals ``tolerance`` may reach (int ≥ 1).
     """
     x = ctx.x
@@ -88,15 +98,21 @@ def integrated_gradients(ctx, steps=Int(32, lo=1), baseline=Array(0.0),
     diff = x - base
     shape = tf.shape(x)
 
+    def at(alpha):
+        """The context of the path points ``x₀ + α (x − x₀)``, ``alpha`` ``(count, n)`` or
+        ``(count, 1)``, batched ``(count · n, H, W, C)`` sample-major."""
+        xs = base[None] + alpha[:, :, None, None, None] * diff[None]
+        return ctx.on(tf.reshape(xs, tf.concat([[-1], shape[1:]], 0)))
+
     def integral(total, alpha, weight, at_baseline=False):
-        """``Σ_k weight(k) · ∂S/∂x(x₀ + alpha(k) · (x − x₀))`` over ``k < total``; with
-        ``at_baseline``, also ``S(x₀)`` ``(n,)``, the score at the point ``k = 0`` (α = 0)."""
+        """``Σ_k weight(k) · ∂S/∂x`` at ``alpha(k)`` over ``k < total`` (``alpha``, ``weight``:
+        ``(count, n)`` or ``(count, 1)`` for ``k`` ``(count,)``); with ``at_baseline``, also the
+        score ``(n,)`` at the point ``k = 0``, α = 0."""
         def chunk(start, count):
-            k = tf.cast(tf.range(start, start + count), tf.float32)
-            xs = base[None] + alpha(k)[:, None, None, None, None] * diff[None]
-            path = ctx.on(tf.reshape(xs, tf.concat([[-1], shape[1:]], 0)))
+            k = tf.range(start, start + count)
+            path = at(alpha(k))
             g = tf.reshape(path.dx, tf.concat([[count], shape], 0))
-            mean = tf.reduce_sum(g * weight(k)[:, None, None, None, None], axis=0)
+            mean = tf.reduce_sum(g * weight(k)[:, :, None, None, None], axis=0)
             if not at_baseline:
                 return mean
             return mean, tf.reduce_sum(tf.reshape(path.scores, [count, -1])
@@ -104,35 +120,123 @@ def integrated_gradients(ctx, steps=Int(32, lo=1), baseline=Array(0.0),
 
         return ctx.sum_chunks(chunk, total, (x, ctx.scores) if at_baseline else x)
 
+    def points(alpha, done):
+        """At the path points ``alpha`` ``(count, n)``: ``∂S/∂x`` ``(count, n, H, W, C)``,
+        ``dS/dα = Σ (x − x₀) · ∂S/∂x`` and ``S`` ``(count, n)``; ``done`` points came before
+        (for the progress bar)."""
+        def chunk(start, count):
+            path = at(alpha[start:start + count])
+            g = tf.reshape(path.dx, tf.concat([[count], shape], 0))
+            return g, tf.reduce_sum(g * diff[None], axis=[2, 3, 4]), tf.reshape(path.scores, [count, -1])
+
+        return ctx.concat_chunks(chunk, tf.shape(alpha)[0], outputs=3, report=(done, steps))
+
+    # the last point, α = 1, is x itself: its gradient and score are the clean pass's, which every
+    # method runs; the path adds the others (after the clean pass: run beside it, the path's first
+    # chunk would hold its activations at the same time)
+    with tf.control_dependencies([ctx.dx]):
+        if rule == "uniform":
+            m = tf.cast(steps, tf.float32)
+            mean, at_baseline = integral(steps, lambda k: tf.cast(k, tf.float32)[:, None] / m,
+                                         lambda k: tf.where(k == 0, 0.5 / m, 1.0 / m)[:, None],
+                                         at_baseline=True)
+            mean += ctx.dx * (0.5 / m)
+            grid = tf.cast(tf.range(steps + 1), tf.float32)[None] / m  # (1, steps + 1)
+        else:
+            grid, mean, at_baseline = adaptive_trapezoid(points, ctx.dx, tf.reduce_sum(ctx.dx * diff, [1, 2, 3]),
+                                                         ctx.scores, steps)
+    change = ctx.scores - at_baseline  # S(x) − S(x₀), from no extra pass
+
     def error(mean_grad):
         return tf.abs(tf.reduce_sum(diff * mean_grad, axis=[1, 2, 3]) - change)
 
-    # the trapezoidal rule's last point, α = 1, is x itself: its gradient and score are the
-    # clean pass's, which every method runs; the path adds the points α = 0 … (steps − 1) / steps
-    # (after the clean pass: run beside it, the path's first chunk would hold its activations
-    # at the same time)
-    m = tf.cast(steps, tf.float32)
-    with tf.control_dependencies([ctx.dx]):
-        mean, at_baseline = integral(steps, lambda k: k / m,
-                                     lambda k: tf.where(k == 0, 0.5 / m, 1.0 / m), at_baseline=True)
-    mean += ctx.dx * (0.5 / m)
-    change = ctx.scores - at_baseline  # S(x) − S(x₀), from no extra pass
     err, used = error(mean), tf.fill(tf.shape(change), tf.convert_to_tensor(steps))
     limit = tf.cast(tolerance, tf.float32) * tf.abs(change)
+    low, width = grid[:, :-1], grid[:, 1:] - grid[:, :-1]  # the grid's intervals (n or 1, steps)
 
-    def refine(n, mean, err, used):
-        """Halve the intervals: T_2n = T_n / 2 + (1 / 2n) Σ_j ∂S/∂x at the n midpoints; images
+    def refine(m, mean, err, used):
+        """Halve every interval, ``T' = T / 2 + Σ_i (h_i / 2) ∂S/∂x(midpoint_i)``; ``m``
+        intervals so far, each interval of the grid split into ``m / steps`` equal parts. Images
         already within the tolerance keep their result."""
-        n2 = 2.0 * tf.cast(n, tf.float32)
-        finer = mean / 2 + integral(n, lambda k: (2 * k + 1) / n2, lambda k: tf.fill(tf.shape(k), 1 / n2))
-        todo = err > limit
-        return (2 * n, tf.where(todo[:, None, None, None], finer, mean),
-                tf.where(todo, error(finer), err), tf.where(todo, 2 * n, used))
+        parts = m // steps
+        half = tf.cast(2 * parts, tf.float32)
 
-    def more(n, mean, err, used):
-        return (tolerance > 0) & (2 * n <= max_steps) & tf.reduce_any(err > limit)
+        def sub(k):  # the grid interval (start, width) holding sub-interval k, and k's place in it
+            i = k // parts
+            return (tf.transpose(tf.gather(low, i, axis=1)), tf.transpose(tf.gather(width, i, axis=1)),
+                    tf.cast(k % parts, tf.float32)[:, None])
+
+        def alpha(k):
+            lo, h, j = sub(k)
+            return lo + (2 * j + 1) * h / half
+
+        finer = mean / 2 + integral(m, alpha, lambda k: sub(k)[1] / half)
+        todo = err > limit
+        return (2 * m, tf.where(todo[:, None, None, None], finer, mean),
+                tf.where(todo, error(finer), err), tf.where(todo, 2 * m, used))
+
+    def more(m, mean, err, used):
+        return (tolerance > 0) & (2 * m <= max_steps) & tf.reduce_any(err > limit)
 
     _, mean, err, used = tf.while_loop(more, refine, (tf.convert_to_tensor(steps), mean, err, used))
     result = ctx.pixels(diff * mean, reduce="sum")
     result.info = {"completeness_error": err, "score_change": change, "steps": used}
     return result
+
+
+def adaptive_trapezoid(points, grad_end, slope_end, score_end, steps):
+    """The trapezoidal rule on a grid of ``steps`` intervals of [0, 1] refined where it errs.
+
+    Starts from ``steps // 4`` equal intervals (at least 1), then bisects, in rounds of
+    ``steps // 8`` points (at least 1), each image's intervals of largest error ``|h/2 (S'(a) +
+    S'(b)) − (S(b) − S(a))|`` (exact: ``S`` is known at every point), until there are ``steps``.
+
+    Args:
+        points: ``alpha (count, n), done → (∂S/∂x (count, n, H, W, C), S' (count, n), S (count, n))``.
+        grad_end, slope_end, score_end: ``∂S/∂x`` ``(n, H, W, C)``, ``S'`` and ``S`` ``(n,)`` at α = 1.
+        steps: int32 scalar ≥ 1.
+
+    Returns:
+        ``grid (n, steps + 1)`` (sorted, 0 … 1), ``∫₀¹ ∂S/∂x dα`` ``(n, H, W, C)`` and ``S(α = 0)``
+        ``(n,)``.
+    """
+    n = tf.shape(score_end)[0]
+    first, per = tf.maximum(1, steps // 4), tf.maximum(1, steps // 8)
+    # point slots: 0 … steps − 1 in the order computed (slot 0: α = 0), slot steps: α = 1; a slot
+    # not yet computed has α = 2, which sorts after 1
+    alpha = tf.concat([tf.fill([steps, n], 2.0), tf.ones([1, n])], 0)  # (steps + 1, n)
+    slope = tf.concat([tf.zeros([steps, n]), slope_end[None]], 0)
+    score = tf.concat([tf.zeros([steps, n]), score_end[None]], 0)
+    grads = tf.TensorArray(tf.float32, size=steps + 1, element_shape=grad_end.shape).write(steps, grad_end)
+
+    def by_alpha(alpha):  # (steps + 1, n) → each image's slots in the order of their α (n, steps + 1)
+        return tf.argsort(tf.transpose(alpha), axis=1, stable=True)
+
+    def bisections(alpha, slope, score, count):  # the midpoints to add (count, n)
+        order = by_alpha(alpha)
+        a, d, s = (tf.gather(tf.transpose(t), order, batch_dims=1) for t in (alpha, slope, score))
+        err = tf.abs((a[:, 1:] - a[:, :-1]) / 2 * (d[:, 1:] + d[:, :-1]) - (s[:, 1:] - s[:, :-1]))
+        err = tf.where(a[:, 1:] <= 1.0, err, -1.0)  # intervals reaching an empty slot: none
+        worst = tf.math.top_k(err, count).indices  # (n, count)
+        return tf.transpose(tf.gather(a, worst, batch_dims=1) + tf.gather(a, worst + 1, batch_dims=1)) / 2
+
+    def round_(done, alpha, slope, score, grads):
+        count = tf.where(done == 0, first, tf.minimum(per, steps - done))
+        new = tf.cond(done == 0,
+                      lambda: tf.tile(tf.cast(tf.range(first), tf.float32)[:, None] / tf.cast(first, tf.float32), [1, n]),
+                      lambda: bisections(alpha, slope, score, count))
+        g, d, s = points(new, done)
+        slots = (done + tf.range(count))[:, None]
+        return (done + count, tf.tensor_scatter_nd_update(alpha, slots, new),
+                tf.tensor_scatter_nd_update(slope, slots, d), tf.tensor_scatter_nd_update(score, slots, s),
+                grads.scatter(slots[:, 0], g))
+
+    _, alpha, slope, score, grads = tf.while_loop(lambda done, *_: done < steps, round_,
+                                                  (tf.constant(0), alpha, slope, score, grads))
+    # trapezoid weights on the sorted grid, (α_{j+1} − α_{j−1}) / 2, back in slot order
+    order = by_alpha(alpha)
+    a = tf.gather(tf.transpose(alpha), order, batch_dims=1)
+    w_sorted = (tf.concat([a[:, 1:], a[:, -1:]], 1) - tf.concat([a[:, :1], a[:, :-1]], 1)) / 2
+    w = tf.gather(w_sorted, tf.argsort(order, axis=1), batch_dims=1)  # (n, steps + 1)
+    mean = tf.einsum("pn,pnhwc->nhwc", tf.transpose(w), grads.stack())
+    return a, mean, score[0]
