@@ -5,8 +5,9 @@ Completeness: the attributions of integrated gradients add up to ``S(x) − S(x�
 rule misses it by its error in ``∫₀¹ dS/dα dα``. For each model and photo this prints the
 relative error ``|Σ attributions − (S(x) − S(x₀))| / |S(x) − S(x₀)|`` of
 
-* kerasviz's default, adaptive rule (``explain(..., "integrated_gradients", steps=E − 1)``: E
-  gradient evaluations) and its uniform trapezoidal rule (``rule="uniform"``, the same count),
+* kerasviz's two rules (``explain(..., "integrated_gradients", steps=E − 1, rule=…)``: E
+  gradient evaluations): ``"uniform"`` (the default, the plain trapezoidal rule) and
+  ``"adaptive"``,
 * the right Riemann sum of the IG paper, ``(1/E) Σ_{k=1..E} ∂S/∂x(x₀ + k/E · (x − x₀))``, and the
   left one (``k = 0 … E − 1``), written here from the paper's definition (E evaluations each),
 
