@@ -138,7 +138,7 @@ def integrated_gradients(ctx, steps=Int(32, lo=1), baseline=Array(0.0),
     # method runs; the path adds the others (after the clean pass: run beside it, the path's first
     # chunk would hold its activations at the same time)
     with tf.control_dependencies([ctx.dx]):
-        if rule == "uniform":
+        if rule != "adaptive":
             m = tf.cast(steps, tf.float32)
             mean, at_baseline = integral(steps, lambda k: tf.cast(k, tf.float32)[:, None] / m,
                                          lambda k: tf.where(k == 0, 0.5 / m, 1.0 / m)[:, None],
