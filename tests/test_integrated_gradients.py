@@ -207,6 +207,10 @@ def test_tolerance_options_are_checked():
         kerasviz.explain(model, images(1), "integrated_gradients", tolerance=-0.1)
     with pytest.raises(kerasviz.ArgumentError, match="max_steps"):
         kerasviz.explain(model, images(1), "integrated_gradients", max_steps=0)
+    with pytest.raises(kerasviz.ArgumentError, match=r"max_steps=8 .* below steps=32, so tolerance"):
+        kerasviz.explain(model, images(1), "integrated_gradients", tolerance=0.01, max_steps=8)
+    # without a tolerance max_steps is unused, so any value is fine
+    assert kerasviz.explain(model, images(1), "integrated_gradients", steps=4, max_steps=2).info["steps"] == [4]
 
 
 class CountRows(keras.layers.Layer):

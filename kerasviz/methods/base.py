@@ -223,7 +223,7 @@ class Context:
         """``float32 (n, H, W)`` in [0, 1]: the maps of another method (a name or
         :class:`Method`) on this chunk, sharing this context's passes (for compositions)."""
         m = registry.get(method)
-        return self.maps(m, m.fn(self, **{**m.options, **options}))
+        return self.maps(m, m(self, **options))
 
     def maps(self, method, result: Result):
         """Post-process ``result`` by ``method.postprocess`` into ``float32 (n, H, W)`` maps in

@@ -43,8 +43,6 @@ def gradcam_ig(ctx, steps=Int(32, lo=1), baseline=Array(0.0)):
     resize, min-max) and ``IG_c`` integrated gradients' per-channel attribution (``steps``,
     ``baseline`` as there), σ = :data:`BLUR_SIGMA_PER_PIXEL` × the input's width; map
     ``max_c grads`` min-max scaled."""
-    ig = registry.get("integrated_gradients").fn(ctx, steps=steps, baseline=baseline,
-                                                 rule="uniform", tolerance=0.0,
-                                                 max_steps=steps).grads
+    ig = registry.get("integrated_gradients")(ctx, steps=steps, baseline=baseline).grads
     sigma = BLUR_SIGMA_PER_PIXEL * max(ctx.x.shape[1], ctx.x.shape[2])
     return ctx.pixels(gaussian_blur(tf.abs(ig), sigma) * ctx.maps_of("gradcam")[..., None])

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from kerasviz.errors import ArgumentError
 from kerasviz.methods.options import Array, Choice, Float, Int
 from kerasviz.methods.registry import register
 from kerasviz.methods.tunnel import smooth
@@ -55,7 +56,16 @@ def gradxinput(ctx):
     return ctx.pixels(ctx.x * ctx.dx, reduce="sum")
 
 
-@register("integrated_gradients", uses_layer=False,
+def _steps_within_max(values):
+    """``max_steps`` below ``steps`` with a ``tolerance``: refused (the call could not refine)."""
+    if values["tolerance"] > 0 and values["max_steps"] < values["steps"]:
+        raise ArgumentError(
+            f"Option max_steps={values['max_steps']} of method 'integrated_gradients' is below "
+            f"steps={values['steps']}, so tolerance={values['tolerance']} could add no steps. "
+            f"Expected max_steps >= steps: raise max_steps or lower steps.")
+
+
+@register("integrated_gradients", uses_layer=False, relation=_steps_within_max,
           doc="Integrated gradients: gradients along the path from a baseline, × (input − baseline) "
               "(Sundararajan et al. 2017)")
 def integrated_gradients(ctx, steps=Int(32, lo=1), baseline=Array(0.0),
@@ -138,7 +148,7 @@ def integrated_gradients(ctx, steps=Int(32, lo=1), baseline=Array(0.0),
     # method runs; the path adds the others (after the clean pass: run beside it, the path's first
     # chunk would hold its activations at the same time)
     with tf.control_dependencies([ctx.dx]):
-        if rule != "adaptive":
+        if rule == "uniform":
             m = tf.cast(steps, tf.float32)
             mean, at_baseline = integral(steps, lambda k: tf.cast(k, tf.float32)[:, None] / m,
                                          lambda k: tf.where(k == 0, 0.5 / m, 1.0 / m)[:, None],

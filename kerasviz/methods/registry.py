@@ -43,6 +43,8 @@ class Method:
         scored: False when the map never reads the target's score (``cam``: the head's
             weights; ``eigencam``: class-agnostic), so ``explain(score="probability")`` is
             refused for it.
+        relation: ``f(values) -> None`` checking options against each other (every value, defaults
+            filled in), raising :class:`kerasviz.ArgumentError`; None when there is nothing to check.
     """
     name: str
     fn: Callable
@@ -52,6 +54,7 @@ class Method:
     specs: dict = field(default_factory=dict)
     key: Any = None
     scored: bool = True
+    relation: Callable | None = None
 
     def __post_init__(self):
         if self.key is None:
@@ -82,8 +85,16 @@ class Method:
                 f"Unknown option {bad[0]!r} for method {self.name!r}. Expected one of "
                 f"{known or 'no options'}. Received: {bad[0]}={options[bad[0]]!r}. "
                 f"{suggest(bad[0], known) if known else ''}".rstrip())
-        return {k: s.check(k, options[k]) if k in options else s.default
-                for k, s in self.specs.items()}
+        values = {k: s.check(k, options[k]) if k in options else s.default
+                  for k, s in self.specs.items()}
+        if self.relation is not None:
+            self.relation(values)
+        return values
+
+    def __call__(self, ctx, **options):
+        """The method's result on ``ctx`` (inside a compiled graph), an option left out taking its
+        default: how one method calls another (``fn`` itself needs every option)."""
+        return self.fn(ctx, **{**self.options, **options})
 
     def __str__(self) -> str:
         return f"{self.name:22s} {self.doc}"
@@ -112,7 +123,7 @@ def specs_of(fn: Callable) -> dict:
 
 
 def register(name: str, *, uses_layer: bool, doc: str, postprocess: Any = None,
-             scored: bool | None = None):
+             scored: bool | None = None, relation: Callable | None = None):
     """Decorator registering ``fn(ctx, **options)`` (or a :class:`Method`, e.g. one made by
     :func:`kerasviz.methods.smooth`) as method ``name``.
 
@@ -124,6 +135,7 @@ def register(name: str, *, uses_layer: bool, doc: str, postprocess: Any = None,
             when ``uses_layer`` else ``"pixel"`` (see :class:`Method`).
         scored: False when the map does not read the target's score (see :class:`Method`);
             default True (a :class:`Method`'s own value).
+        relation: a check of the options against each other (see :class:`Method`).
     """
     if not isinstance(uses_layer, bool) or not isinstance(scored, (bool, type(None))) or not (postprocess is None or callable(postprocess)
                                                 or postprocess in POSTPROCESS):
@@ -135,11 +147,12 @@ def register(name: str, *, uses_layer: bool, doc: str, postprocess: Any = None,
             rule = postprocess or fn.postprocess
             _REGISTRY[name] = replace(fn, name=name, doc=doc, uses_layer=uses_layer,
                                       postprocess=rule, key=(name, fn.key),
-                                      scored=fn.scored if scored is None else scored)
+                                      scored=fn.scored if scored is None else scored,
+                                      relation=relation or fn.relation)
         else:
             rule = postprocess or ("cam" if uses_layer else "pixel")
             _REGISTRY[name] = Method(name, fn, doc, uses_layer, rule, specs_of(fn),
-                                     scored=True if scored is None else scored)
+                                     scored=True if scored is None else scored, relation=relation)
         return fn
 
     return deco

@@ -92,4 +92,5 @@ def smooth(method, **settings) -> registry.Method:
 
     return registry.Method(f"smooth({inner.name})", tunnel, f"{inner.doc}, smoothed by the noise "
                            "tunnel (Smilkov et al. 2017)", inner.uses_layer, inner.postprocess,
-                           specs, key=("smooth", inner.key), scored=inner.scored)
+                           specs, key=("smooth", inner.key), scored=inner.scored,
+                           relation=inner.relation)
