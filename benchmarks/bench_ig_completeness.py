@@ -23,7 +23,11 @@ input (S(x) = S(x₀), nothing to integrate).
 
 Usage::
 
-    python benchmarks/bench_ig_completeness.py [--images 7] [--time] [--json out.json]
+    python benchmarks/bench_ig_completeness.py [--images 7] [--time] [--model all|efficientnet|vgg16] [--json out.json]
+    python benchmarks/bench_ig_completeness.py --markdown results/ig_completeness.json
+
+``--markdown`` prints the documentation's table from a saved run (the lowest error of each E in
+bold).
 """
 from __future__ import annotations
 
@@ -102,12 +106,47 @@ def _out(outputs):
     return outputs[0] if isinstance(outputs, (list, tuple)) else outputs
 
 
+def number(v: float) -> str:
+    """An error as the docs print it: 3 decimals, or one significant digit below 0.001."""
+    return f"{v:.3f}" if v >= 0.001 else f"{v:.0e}".replace("e-0", "e-")
+
+
+def markdown(saved: dict) -> str:
+    """The documentation's table of a saved run."""
+    from kerasviz.data import photos as P
+
+    names = P.available()
+    kinds = ("adaptive", "uniform", "riemann_right", "riemann_left")
+    head = ["model", "photo"] + [f"{k.replace('riemann_', '')}{' Riemann' if 'riemann' in k else ''}, "
+                                 f"{'E = ' if k == 'adaptive' else ''}{e}" for e in (33, 50) for k in kinds]
+    head += ["`tolerance=0.01`: intervals (error)", "ms a call, E = 33: adaptive / uniform"]
+    lines = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * (len(head) - 2)]
+    last = None
+    for r in saved["rows"]:
+        cells = [r["model"] if r["model"] != last else "", names[r["image"]]]
+        last = r["model"]
+        for e in (33, 50):
+            best = min(r[f"{k}_{e}"] for k in kinds)
+            cells += [f"**{number(r[f'{k}_{e}'])}**" if r[f"{k}_{e}"] == best else number(r[f"{k}_{e}"])
+                      for k in kinds]
+        cells.append(f"{r['tolerance_0.01_steps']} ({number(r['tolerance_0.01_error'])})")
+        cells.append(f"{r['adaptive_33_ms']:,.0f} / {r['uniform_33_ms']:,.0f}" if "adaptive_33_ms" in r else "")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=int, default=7, help="photos per model (at most 7)")
     parser.add_argument("--time", action="store_true", help="also time one warm call of each rule")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--markdown", type=Path, default=None, help="print the table of a saved run")
+    parser.add_argument("--model", choices=("all", "efficientnet", "vgg16"), default="all",
+                        help="one of the two models only")
     args = parser.parse_args()
+    if args.markdown:
+        print(markdown(json.loads(args.markdown.read_text())))
+        return
 
     import tensorflow as tf
 
@@ -119,6 +158,8 @@ def main() -> None:
     from kerasviz.core.replay import replay_model
 
     for title, model, pre in models():
+        if args.model != "all" and args.model not in title.lower().replace("-", ""):
+            continue
         if pre is not None:
             model = register_model(model, preprocess=pre)
         # the scores kerasviz explains: the model replayed with its final softmax removed

@@ -71,8 +71,8 @@ if "KERASVIZ_WEIGHTS_DIR" not in os.environ:  # a checkout's cache, else the mai
 import numpy as np  # noqa: E402
 
 #: Light options of the sampling methods (the library defaults cost 3–60× more).
-#: Integrated gradients runs its uniform rule (the default), the computation the floor writes
-#: out (the adaptive rule's cost beside it: ``bench_ig_completeness.py --time``).
+#: Integrated gradients runs its uniform rule, the computation the floor writes out (the
+#: adaptive rule, the default, costs 1.0–1.2× that: ``bench_ig_completeness.py --time``).
 LIGHT = {"smoothgrad": {"samples": 8}, "integrated_gradients": {"steps": 8, "rule": "uniform"},
          "scorecam": {"max_channels": 16}, "occlusion": {"patch": 56, "stride": 28},
          "rise": {"masks": 64}}

@@ -10,6 +10,7 @@ import tensorflow as tf
 
 import kerasviz
 from conftest import gap_dense, images, smooth_model
+from kerasviz.methods.gradients import SCORE_SHARE
 
 
 def _scores(model, x, units):
@@ -77,16 +78,25 @@ def _trapezoid(model, x, unit, grid):
 
 def _adaptive_grid(model, x, unit, steps):
     """The adaptive rule's grid, written out: ``steps // 4`` equal intervals, then rounds of
-    ``steps // 8`` bisections of the intervals of largest ``|h/2 (S'(a) + S'(b)) − ΔS|`` (plus
-    ``1e-4 · h · (|S(1) − S(0)| + 1e-12)``, which puts the widest first among errors that small). Also the
-    smallest relative gap, over the rounds, between an error chosen and one passed over (a tie
-    would make the choice depend on float32 rounding)."""
+    ``steps // 8`` bisections of the intervals of largest ``share of the attributions' estimate
+    h/2 ‖x (∂S/∂x(b) − ∂S/∂x(a))‖ + SCORE_SHARE · share of |h/2 (S'(a) + S'(b)) − ΔS|`` (each
+    plus ``1e-4 · h ·`` its size, ``‖x ∂S/∂x(1)‖`` and ``|S(1) − S(0)|``, which puts the widest
+    first among errors that small). Also the smallest relative gap, over the rounds, between an
+    error chosen and one passed over (a tie would make the choice depend on float32 rounding)."""
     first, per = max(1, steps // 4), max(1, steps // 8)
     grid, margin = [k / first for k in range(first)] + [1.0], np.inf
     while len(grid) - 1 < steps:
         a = np.array(grid)
-        _, d, s = _path(model, x, unit, a)
-        err = np.abs(np.diff(a) / 2 * (d[1:] + d[:-1]) - np.diff(s)) + 1e-4 * np.diff(a) * (abs(s[-1] - s[0]) + 1e-12)
+        g, d, s = _path(model, x, unit, a)
+        h = np.diff(a)
+
+        def share(err, size):
+            err = err + 1e-4 * h * (size + 1e-12)
+            return err / err.sum()
+
+        bound = h / 2 * np.sqrt(((x * np.diff(g, axis=0)) ** 2).sum(axis=(1, 2, 3)))
+        err = (share(bound, np.sqrt(((x * g[-1]) ** 2).sum()))
+               + SCORE_SHARE * share(np.abs(h / 2 * (d[1:] + d[:-1]) - np.diff(s)), abs(s[-1] - s[0])))
         order = np.argsort(-err, kind="stable")
         count = min(per, steps + 1 - len(grid))
         if count < len(err):
@@ -95,15 +105,17 @@ def _adaptive_grid(model, x, unit, steps):
     return grid, margin
 
 
-@pytest.mark.parametrize("steps", [5, 12, 20])
+@pytest.mark.parametrize("steps", [5, 10, 14, 22])
 def test_adaptive_rule_is_the_rule_written_out(steps):
     """The adaptive rule's attributions equal the trapezoidal rule on the grid that the rule,
     written out here in float64 from gradients taken with ``tf.GradientTape``, builds. A smooth
     model, so that no two intervals' errors tie (checked: the gap between an error chosen and
     one passed over is ≥ 1e-3 relative, far above float32 rounding of the errors; the weights
-    seeded, so that the check holds whatever ran before). Step counts where the uniform rule's
-    result lies outside the tolerance (at 32 both rules are within it on this smooth model)."""
-    keras.utils.set_random_seed(1)
+    seeded, so that the check holds whatever ran before). Step counts whose grid cannot be
+    uniform (``steps // 4`` equal intervals bisected: 1 → 5, 2 → 10, 3 → 14, 5 → 22, the last in
+    rounds of 2 points), so that the uniform rule's result lies outside the tolerance (checked
+    too)."""
+    keras.utils.set_random_seed(6)
     model = smooth_model()
     x = images(3, size=6, channels=2, seed=11) * 2
     exp = kerasviz.explain(model, x, "integrated_gradients", target=[0, 1, 2], steps=steps,
@@ -159,13 +171,13 @@ def test_adaptive_rule_finds_the_kink_a_uniform_grid_straddles():
     assert err["adaptive"] < err["uniform"] / 14
 
 
-def test_where_every_interval_is_exact_the_widest_is_bisected_first():
+def test_a_jump_the_score_cannot_see_is_found_by_the_attributions_bound():
     """``S = relu(x₁ − 0.3) − relu(x₂ − 0.3)`` with ``x = (1, 1)``: ``S(α) = 0`` on the whole
-    path, so every interval's error is 0 and the score cannot tell where to refine, although
-    each pixel's gradient jumps at α = 0.3 (exact attributions ±0.7). The adaptive rule then
-    bisects the widest intervals first and ends on the uniform grid (8 → 16 → 32 equal
-    intervals), instead of bisecting the first interval again and again (``steps // 4``
-    intervals' worth of resolution elsewhere)."""
+    path, so every interval's error in the score is 0, although each pixel's gradient jumps at
+    α = 0.3 (exact attributions ±0.7). The attributions' bound ``h/2 ‖x Δ∂S/∂x‖`` is nonzero only
+    on the interval holding 0.3, so the adaptive rule bisects that interval in each of its 6
+    rounds, 1/8 → 1/512 wide: each attribution within ``1/1024`` of ±0.7 (the uniform grid's
+    error: 0.3 sits at t = 0.6 of its interval of 1/32, ``0.1/32`` off)."""
     i = keras.Input((1, 2, 1))
     h = keras.layers.Dense(2, activation="relu", name="units")(keras.layers.Flatten()(i))
     model = keras.Model(i, keras.layers.Dense(1, name="out")(h), name="ig_flat")
@@ -174,9 +186,38 @@ def test_where_every_interval_is_exact_the_widest_is_bisected_first():
     x = np.ones((1, 1, 2, 1), np.float32)
     got = {rule: kerasviz.explain(model, x, "integrated_gradients", target=0, steps=32,
                                   rule=rule).grads.ravel() for rule in ("adaptive", "uniform")}
-    np.testing.assert_allclose(got["adaptive"], got["uniform"], atol=1e-6)
-    # the uniform grid's own error: 0.3 sits at t = 0.6 of its interval of 1/32
     np.testing.assert_allclose(got["uniform"], [0.7 + 0.1 / 32, -0.7 - 0.1 / 32], atol=1e-6)
+    assert (np.abs(got["adaptive"] - [0.7, -0.7]) <= 1 / 1024 + 1e-6).all()
+    assert (np.abs(got["adaptive"] - [0.7, -0.7]) < np.abs(got["uniform"] - [0.7, -0.7]) / 3).all()
+
+
+def test_where_every_interval_is_exact_the_widest_is_bisected_first():
+    """A linear model: the gradient is the same at every point of the path, so every interval's
+    errors are 0 (to rounding), and the adaptive rule bisects the widest intervals first and ends
+    on the uniform grid (8 → 16 → 32 equal intervals), instead of bisecting the first interval
+    again and again. The attributions cannot tell grids apart here, so the grid is read from the
+    inputs the model ran on (x = (1, 1) and the baseline 0: the point α is the input (α, α))."""
+    class Record(keras.layers.Layer):
+        seen = []
+
+        def call(self, x):
+            def add(v):
+                Record.seen.extend(v.reshape(len(v), -1)[:, 0].tolist())
+                return np.int32(0)
+
+            tick = tf.numpy_function(add, [x], tf.int32, stateful=True)
+            with tf.control_dependencies([tick]):
+                return tf.identity(x)
+
+    i = keras.Input((1, 2, 1))
+    h = keras.layers.Flatten()(Record(name="record")(i))
+    model = keras.Model(i, keras.layers.Dense(1, name="out")(h), name="ig_linear")
+    model.get_layer("out").set_weights([np.array([[1.0], [2.0]], np.float32), np.zeros(1, np.float32)])
+    x = np.ones((1, 1, 2, 1), np.float32)
+    Record.seen.clear()
+    exp = kerasviz.explain(model, x, "integrated_gradients", target=0, steps=32, rule="adaptive")
+    np.testing.assert_allclose(exp.grads.ravel(), [1.0, 2.0], rtol=1e-5)
+    np.testing.assert_allclose(sorted(set(np.round(Record.seen, 6))), np.arange(33) / 32, atol=1e-6)
 
 
 def test_tolerance_is_met_per_image_and_independently_of_the_batch():

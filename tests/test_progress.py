@@ -39,10 +39,11 @@ def recorder(monkeypatch):
 # (method, options, how many chunks the outermost loop runs for one image at batch_size=4)
 LONG = [("scorecam", {}, 16 // 4),                        # 16 channels of conv3, 4 at a time
         ("smoothgrad", {"samples": 10}, 3),               # 10 samples, 4 at a time
-        ("integrated_gradients", {"steps": 12}, 3),       # 12 path points (the 13th, α = 1, is
-        ("integrated_gradients", {"steps": 12, "rule": "adaptive"}, 10)]  # the clean pass): the
-        # uniform rule's 12 points, 4 at a time; the adaptive rule's 3 equal intervals in one
-        # chunk, then 9 rounds of one bisection
+        # 12 path points (the 13th, α = 1, is the clean pass): the uniform rule's 12 points, 4
+        # at a time; the adaptive rule's 3 equal intervals in one chunk, then 9 rounds of one
+        # bisection
+        ("integrated_gradients", {"steps": 12, "rule": "uniform"}, 3),
+        ("integrated_gradients", {"steps": 12, "rule": "adaptive"}, 10)]
 
 
 @pytest.mark.parametrize("method,options,chunks", LONG)

@@ -69,7 +69,7 @@ def _steps_within_max(values):
           doc="Integrated gradients: gradients along the path from a baseline, × (input − baseline) "
               "(Sundararajan et al. 2017)")
 def integrated_gradients(ctx, steps=Int(32, lo=1), baseline=Array(0.0),
-                         rule=Choice("uniform", ("uniform", "adaptive")),
+                         rule=Choice("adaptive", ("adaptive", "uniform")),
                          tolerance=Float(0.0, lo=0.0), max_steps=Int(1024, lo=1)):
     """``grads = (x − x₀) · ∫₀¹ ∂S/∂x(x₀ + α(x − x₀)) dα`` by the trapezoidal rule on ``steps``
     intervals of the path (``steps + 1`` gradient evaluations, batched in chunks: a graph loop;
@@ -83,23 +83,21 @@ def integrated_gradients(ctx, steps=Int(32, lo=1), baseline=Array(0.0),
     ReLU networks make ``dS/dα`` jump wherever a unit switches on the path, and a few large
     jumps decide a uniform grid's error, which need not shrink as the grid is refined.
 
-    ``rule="adaptive"`` places the points where the completeness error is: each evaluation also
-    gives the score ``S`` at its point, so every interval's own error ``h/2 (S'(a) + S'(b)) −
-    (S(b) − S(a))`` is known exactly. It starts from ``steps // 4`` equal intervals and bisects,
-    in rounds of ``steps // 8`` points (at least 1), the intervals of largest error, per image,
-    until it has ``steps`` intervals. It keeps each point's gradient ``(H, W, C)`` until the end,
-    as the trapezoid weights of a point change when its neighbours come: ``steps + 1``
-    input-sized arrays per image of a chunk (``batch_size`` images). Its completeness error is
-    far lower on ReLU networks, but the attributions themselves are not always closer to the
-    exact integral (the score's error can cancel over pixels whose own errors do not): hence not
-    the default.
+    ``rule="adaptive"`` (default) places the points where the errors are: each evaluation gives
+    ``∂S/∂x`` and ``S`` at its point, from which every interval's error in the score and an
+    estimate of its error in the attributions follow (:func:`adaptive_trapezoid`). It starts from
+    ``steps // 4`` equal intervals and bisects, in rounds of ``steps // 8`` points (at least 1), the
+    intervals of largest error, per image, until it has ``steps`` intervals. It keeps each
+    point's gradient ``(H, W, C)`` until the end, as the trapezoid weights of a point change when
+    its neighbours come: ``steps + 1`` input-sized arrays per image of a chunk (``batch_size``
+    images). ``rule="uniform"``: ``steps`` equal intervals, whose memory does not grow with
+    ``steps``.
 
     Args:
         steps: intervals of the path integral (int ≥ 1).
         baseline: ``x₀``, a finite number or an array broadcastable to one input ``(H, W, C)``,
             in model-input space (after preprocessing).
-        rule: ``"uniform"`` (default): ``steps`` equal intervals, the plain trapezoidal rule,
-            whose memory does not grow with ``steps``; or ``"adaptive"`` (above).
+        rule: ``"adaptive"`` (default) or ``"uniform"`` (above).
         tolerance: when > 0, halve every interval (``steps`` new evaluations the first time, the
             old ones reused) until ``completeness_error ≤ tolerance · |S(x) − S(x₀)|`` or
             ``max_steps`` would be passed; each image stops at its own count. 0 (default):
@@ -157,7 +155,7 @@ def integrated_gradients(ctx, steps=Int(32, lo=1), baseline=Array(0.0),
             grid = tf.cast(tf.range(steps + 1), tf.float32)[None] / m  # (1, steps + 1)
         else:
             grid, mean, at_baseline = adaptive_trapezoid(points, ctx.dx, tf.reduce_sum(ctx.dx * diff, [1, 2, 3]),
-                                                         ctx.scores, steps)
+                                                         ctx.scores, diff, steps)
     change = ctx.scores - at_baseline  # S(x) − S(x₀), from no extra pass
 
     def error(mean_grad):
@@ -197,16 +195,35 @@ def integrated_gradients(ctx, steps=Int(32, lo=1), baseline=Array(0.0),
     return result
 
 
-def adaptive_trapezoid(points, grad_end, slope_end, score_end, steps):
+#: Weight of an interval's share of the score's error beside its share of the attributions' error
+#: estimate, when the adaptive rule ranks intervals (see :func:`adaptive_trapezoid`).
+SCORE_SHARE = 0.25
+
+
+def adaptive_trapezoid(points, grad_end, slope_end, score_end, diff, steps):
     """The trapezoidal rule on a grid of ``steps`` intervals of [0, 1] refined where it errs.
 
+    Each evaluation gives, at its point α, ``∂S/∂x``, the score ``S`` and its slope ``S' = Σ (x −
+    x₀) ∂S/∂x``; two errors of an interval [a, b] of width ``h`` follow at no extra cost:
+
+    * the score's, ``|h/2 (S'(a) + S'(b)) − (S(b) − S(a))|``: exactly what the interval adds to
+      the completeness error;
+    * the attributions', estimated by ``h/2 ‖(x − x₀)(∂S/∂x(b) − ∂S/∂x(a))‖₂``: along the path of
+      a piecewise-linear network (ReLU, ReLU6, max-pooling) the gradient is piecewise constant,
+      so an interval where no unit switches is exact, and one where the gradient jumps once, at
+      ``t``, errs by ``(h/2 − (b − t))`` times that difference (the estimate is then a bound;
+      jumps that undo each other inside one interval hide from it).
+
     Starts from ``steps // 4`` equal intervals (at least 1), then bisects, in rounds of
-    ``steps // 8`` points (at least 1), each image's intervals of largest error ``|h/2 (S'(a) +
-    S'(b)) − (S(b) − S(a))|`` (exact: ``S`` is known at every point), until there are ``steps``.
+    ``steps // 8`` points (at least 1), each image's intervals of largest ``share of the
+    attributions' estimate + SCORE_SHARE · share of the score's error`` (shares of the image's
+    totals), until there are ``steps``. Errors at rounding level get a width term, ``1e-4 · h ·``
+    the size of the quantity, so that among them the widest goes first.
 
     Args:
         points: ``alpha (count, n), done → (∂S/∂x (count, n, H, W, C), S' (count, n), S (count, n))``.
         grad_end, slope_end, score_end: ``∂S/∂x`` ``(n, H, W, C)``, ``S'`` and ``S`` ``(n,)`` at α = 1.
+        diff: ``x − x₀`` ``(n, H, W, C)``.
         steps: int32 scalar ≥ 1.
 
     Returns:
@@ -214,52 +231,90 @@ def adaptive_trapezoid(points, grad_end, slope_end, score_end, steps):
         ``(n,)``.
     """
     n = tf.shape(score_end)[0]
+    images = tf.range(n)
     first, per = tf.maximum(1, steps // 4), tf.maximum(1, steps // 8)
+
+    def norm(t):  # ‖(x − x₀) t‖₂ per image: t (n, H, W, C) → (n,)
+        return tf.sqrt(tf.reduce_sum(tf.square(diff * t), axis=[1, 2, 3]))
+
+    size_end = norm(grad_end)
     # point slots: 0 … steps − 1 in the order computed (slot 0: α = 0), slot steps: α = 1; a slot
-    # not yet computed has α = 2, which sorts after 1
-    alpha = tf.concat([tf.fill([steps, n], 2.0), tf.ones([1, n])], 0)  # (steps + 1, n)
+    # not yet computed has α = 2, which sorts after 1. Per slot (steps + 1, n): α, S', S and
+    # ‖(x − x₀)(∂S/∂x(next point) − ∂S/∂x(slot))‖; ∂S/∂x per (slot, image), element slot · n + image
+    alpha = tf.concat([tf.fill([steps, n], 2.0), tf.ones([1, n])], 0)
     slope = tf.concat([tf.zeros([steps, n]), slope_end[None]], 0)
     score = tf.concat([tf.zeros([steps, n]), score_end[None]], 0)
-    grads = tf.TensorArray(tf.float32, size=steps + 1, element_shape=grad_end.shape).write(steps, grad_end)
+    change = tf.zeros([steps + 1, n])
+    grads = tf.TensorArray(tf.float32, size=(steps + 1) * n, element_shape=grad_end.shape[1:])
+    grads = grads.scatter(steps * n + images, grad_end)
 
     def by_alpha(alpha):  # (steps + 1, n) → each image's slots in the order of their α (n, steps + 1)
         return tf.argsort(tf.transpose(alpha), axis=1, stable=True)
 
-    def bisections(alpha, slope, score, count):  # the midpoints to add (count, n)
+    def sorted_(order, t):  # a slot-indexed (steps + 1, n) in α order (n, steps + 1)
+        return tf.gather(tf.transpose(t), order, batch_dims=1)
+
+    def pairs(slots):  # (count, n) slots → (count · n, 2) (slot, image) indices
+        return tf.reshape(tf.stack([slots, tf.broadcast_to(images, tf.shape(slots))], -1), [-1, 2])
+
+    def bisections(alpha, slope, score, change, count):  # the midpoints to add (count, n)
         order = by_alpha(alpha)
-        a, d, s = (tf.gather(tf.transpose(t), order, batch_dims=1) for t in (alpha, slope, score))
+        a, d, s, v = (sorted_(order, t) for t in (alpha, slope, score, change))
         h = a[:, 1:] - a[:, :-1]
-        err = tf.abs(h / 2 * (d[:, 1:] + d[:, :-1]) - (s[:, 1:] - s[:, :-1]))
-        # errors at rounding level (a path linear over several intervals) would otherwise rank
-        # by noise, and the first interval win every tie: a width term, 1e-4 · h · |S(1) − S(0)|
-        # (+ 1e-12, for a score constant along the path), makes the widest go first among them;
-        # it reorders only errors that small
-        err += 1e-4 * h * (tf.abs(score_end - score[0])[:, None] + 1e-12)
-        err = tf.where(a[:, 1:] <= 1.0, err, -1.0)  # intervals reaching an empty slot: none
-        worst = tf.math.top_k(err, count).indices  # (n, count)
+        real = a[:, 1:] <= 1.0  # intervals between computed points
+
+        def share(err, size):
+            err = tf.where(real, err + 1e-4 * h * (size[:, None] + 1e-12), 0.0)
+            return err / tf.reduce_sum(err, axis=1, keepdims=True)
+
+        err = (share(h / 2 * v[:, :-1], size_end)
+               + SCORE_SHARE * share(tf.abs(h / 2 * (d[:, 1:] + d[:, :-1]) - (s[:, 1:] - s[:, :-1])),
+                                     tf.abs(score_end - score[0])))
+        worst = tf.math.top_k(tf.where(real, err, -1.0), count).indices  # (n, count)
         return tf.transpose(tf.gather(a, worst, batch_dims=1) + tf.gather(a, worst + 1, batch_dims=1)) / 2
 
-    def round_(done, alpha, slope, score, grads):
+    def round_(done, alpha, slope, score, change, grads):
         count = tf.where(done == 0, first, tf.minimum(per, steps - done))
         new = tf.cond(done == 0,
                       lambda: tf.tile(tf.cast(tf.range(first), tf.float32)[:, None] / tf.cast(first, tf.float32), [1, n]),
-                      lambda: bisections(alpha, slope, score, count))
+                      lambda: bisections(alpha, slope, score, change, count))
         g, d, s = points(new, done)
-        slots = (done + tf.range(count))[:, None]
-        return (done + count, tf.tensor_scatter_nd_update(alpha, slots, new),
-                tf.tensor_scatter_nd_update(slope, slots, d), tf.tensor_scatter_nd_update(score, slots, s),
-                grads.scatter(slots[:, 0], g))
+        slots = tf.broadcast_to((done + tf.range(count))[:, None], [count, n])
+        alpha = tf.tensor_scatter_nd_update(alpha, pairs(slots), tf.reshape(new, [-1]))
+        grads = grads.scatter(tf.reshape(slots * n + images, [-1]), tf.reshape(g, tf.concat([[-1], tf.shape(g)[2:]], 0)))
 
-    _, alpha, slope, score, grads = tf.while_loop(lambda done, *_: done < steps, round_,
-                                                  (tf.constant(0), alpha, slope, score, grads))
+        # each new point's neighbours in α (the point α = 0 is its own left one)
+        order = by_alpha(alpha)
+        place = tf.transpose(tf.gather(tf.argsort(order, axis=1), tf.transpose(slots), batch_dims=1))
+        left, right = (tf.transpose(tf.gather(order, tf.transpose(at), batch_dims=1))
+                       for at in (tf.maximum(place - 1, 0), place + 1))
+
+        def changes(j, to_left, to_right):  # point by point: two neighbours' gradients at a time
+            gj = g[j]
+            return (j + 1, to_left.write(j, norm(gj - grads.gather(left[j] * n + images))),
+                    to_right.write(j, norm(grads.gather(right[j] * n + images) - gj)))
+
+        _, to_left, to_right = tf.while_loop(
+            lambda j, *_: j < count, changes,
+            (tf.constant(0), tf.TensorArray(tf.float32, size=count), tf.TensorArray(tf.float32, size=count)),
+            parallel_iterations=1)
+        # the left neighbours' intervals, then the new points' own: in the first round a slot is
+        # both (and the point α = 0 its own left neighbour, with 0), so the second write decides
+        change = tf.tensor_scatter_nd_update(change, pairs(left), tf.reshape(to_left.stack(), [-1]))
+        change = tf.tensor_scatter_nd_update(change, pairs(slots), tf.reshape(to_right.stack(), [-1]))
+        return (done + count, alpha, tf.tensor_scatter_nd_update(slope, pairs(slots), tf.reshape(d, [-1])),
+                tf.tensor_scatter_nd_update(score, pairs(slots), tf.reshape(s, [-1])), change, grads)
+
+    _, alpha, slope, score, change, grads = tf.while_loop(
+        lambda done, *_: done < steps, round_, (tf.constant(0), alpha, slope, score, change, grads))
     # trapezoid weights on the sorted grid, (α_{j+1} − α_{j−1}) / 2, back in slot order
     order = by_alpha(alpha)
-    a = tf.gather(tf.transpose(alpha), order, batch_dims=1)
+    a = sorted_(order, alpha)
     w_sorted = (tf.concat([a[:, 1:], a[:, -1:]], 1) - tf.concat([a[:, :1], a[:, :-1]], 1)) / 2
     w = tf.transpose(tf.gather(w_sorted, tf.argsort(order, axis=1), batch_dims=1))  # (steps + 1, n)
 
     def add(p, mean):  # one point at a time: no second copy of the stored gradients
-        return p + 1, mean + w[p][:, None, None, None] * grads.read(p)
+        return p + 1, mean + w[p][:, None, None, None] * grads.gather(p * n + images)
 
     _, mean = tf.while_loop(lambda p, _: p <= steps, add, (tf.constant(0), tf.zeros_like(grad_end)))
     return a, mean, score[0]
