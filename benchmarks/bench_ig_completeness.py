@@ -6,8 +6,8 @@ rule misses it by its error in ``∫₀¹ dS/dα dα``. For each model and photo
 relative error ``|Σ attributions − (S(x) − S(x₀))| / |S(x) − S(x₀)|`` of
 
 * kerasviz's two rules (``explain(..., "integrated_gradients", steps=E − 1, rule=…)``: E
-  gradient evaluations): ``"uniform"`` (the default, the plain trapezoidal rule) and
-  ``"adaptive"``,
+  gradient evaluations): ``"adaptive"`` (the default) and ``"uniform"`` (the plain trapezoidal
+  rule),
 * the right Riemann sum of the IG paper, ``(1/E) Σ_{k=1..E} ∂S/∂x(x₀ + k/E · (x − x₀))``, and the
   left one (``k = 0 … E − 1``), written here from the paper's definition (E evaluations each),
 
