@@ -66,6 +66,24 @@ def test_one_image_moves_the_bar_within_the_call(recorder, make_tiny_cnn, make_i
     assert bar.positions[-1] == pytest.approx(1.0)
 
 
+@pytest.mark.parametrize("rule", ["uniform", "adaptive"])
+def test_a_tolerance_counts_every_refinement_as_a_part_of_the_most_evaluations(
+        recorder, make_tiny_cnn, make_images, rule):
+    """With a tolerance, integrated gradients refines its path in rounds it cannot know before:
+    the bar counts the most path points the call may evaluate (here 4 → 8 → 16 → 32 intervals:
+    32 points, the α = 1 point being the clean pass), so the first pass is an eighth of it, not
+    the whole image with the bar then waiting at its end. A tolerance no image meets makes the
+    call evaluate them all, one point a chunk (batch_size=1): the bar moves by 1/32 each time."""
+    model, x = make_tiny_cnn(), make_images(1)
+    options = dict(steps=4, rule=rule, tolerance=1e-12, max_steps=63, batch_size=1)
+    shown = kerasviz.explain(model, x, "integrated_gradients", progress=True, **options)
+    assert shown.info["steps"].tolist() == [32]  # 64 would pass max_steps: refinement stopped
+    (bar,) = recorder.made
+    assert bar.positions == pytest.approx([k / 32 for k in range(1, 33)])
+    quiet = kerasviz.explain(model, x, "integrated_gradients", progress=False, **options)
+    np.testing.assert_array_equal(shown.maps, quiet.maps)
+
+
 def test_chunks_of_images_and_a_nested_loop(recorder, make_tiny_cnn, make_images):
     """5 images in chunks of 2, the noise tunnel (outer loop) around integrated gradients (inner
     loop): the bar counts images, rises monotonically to 5, and only the outer loop reports."""

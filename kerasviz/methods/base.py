@@ -305,15 +305,16 @@ class Context:
         n = tf.shape(self.x)[0]
         return tf.maximum(1, (self.plan.batch_size * scale) // n)
 
-    def sum_chunks(self, fn: Callable, total: int, like, scale: int = 1):
+    def sum_chunks(self, fn: Callable, total: int, like, scale: int = 1, report=None):
         """``Σ fn(start, count)`` over chunks covering ``range(total)``; ``fn`` returns a tensor
         shaped like ``like`` (or a tuple of them, summed each). A graph loop with at most
-        :data:`LOOP_OVERLAP` chunks in flight: memory holds about that many chunks."""
+        :data:`LOOP_OVERLAP` chunks in flight: memory holds about that many chunks. ``report``:
+        as for :meth:`concat_chunks`."""
         step = self.step(scale)
 
         def body(start, acc):
             count = tf.minimum(step, total - start)
-            return start + count, tf.nest.map_structure(tf.add, acc, self._chunk(fn, start, count, total))
+            return start + count, tf.nest.map_structure(tf.add, acc, self._chunk(fn, start, count, total, report))
 
         zeros = tf.nest.map_structure(lambda t: tf.zeros_like(t, tf.float32), like)
         _, acc = tf.while_loop(lambda s, a: s < total, body, (tf.constant(0), zeros),
@@ -325,7 +326,8 @@ class Context:
         returns ``(count, …)``, or a tuple of ``outputs`` such tensors (concatenated each). A graph
         loop (chunks in flight: :data:`LOOP_OVERLAP`). ``report=(done, of)``: a progress bar
         counts this loop's items as ``done + …`` of ``of`` (for a loop run several times, each
-        run a part of one task); default ``(0, total)``."""
+        run a part of one task); default ``(0, total)``. ``report=(done, of, task)``: loops that
+        name the same ``task`` (a string) count into one share of the bar, as one loop."""
         step = self.step(scale)
         tas = tuple(tf.TensorArray(tf.float32, size=0, dynamic_size=True, infer_shape=False)
                     for _ in range(outputs))
@@ -344,8 +346,9 @@ class Context:
     def _chunk(self, fn, start, count, total, report=None):
         """``fn(start, count)`` as float32, traced one loop level deeper. In a graph compiled for
         a progress bar, the outermost loop tells the host ``(loop, start + count, total)`` (or
-        ``(loop, done + start + count, of)`` for ``report=(done, of)``) once the chunk is computed
-        (:meth:`Plan._tick`); elsewhere the graph is unchanged."""
+        ``(loop, done + start + count, of)`` for ``report=(done, of[, task])``; loops of one
+        ``task`` share their ``loop`` number) once the chunk is computed (:meth:`Plan._tick`);
+        elsewhere the graph is unchanged."""
         plan = self.plan
         outermost = plan._reporting and plan._depth == 0
         plan._depth += 1
@@ -354,9 +357,9 @@ class Context:
         finally:
             plan._depth -= 1
         if outermost:
-            loop, plan._loops = plan._loops, plan._loops + 1
+            done, of, *task = (0, total) if report is None else report
+            loop = plan._loops.setdefault(task[0] if task else object(), len(plan._loops))
             with tf.control_dependencies(tf.nest.flatten(value)):
-                done, of = (0, total) if report is None else report
                 tick = tf.numpy_function(plan._tick, [tf.constant(loop), tf.cast(done + start + count, tf.int32),
                                                       tf.cast(of, tf.int32)], tf.int32, stateful=True)
             with tf.control_dependencies([tick]):
@@ -416,9 +419,10 @@ class Plan:
     # What a Context reads of a plan, with the defaults of a plan that explains nothing itself
     # (kerasviz.metrics scores perturbed inputs through a Plan subclass): the score rule, a
     # wrapped SavedModel's facts; while tracing, whether loops report progress, the loop nesting
-    # depth and the loops that report; while running, the call's progress bar (see _tick).
+    # depth and the loops that report (task → loop number); while running, the call's progress
+    # bar (see _tick).
     score, saved_model = "logit", None
-    _reporting, _depth, _loops, _bar = False, 0, 0, None
+    _reporting, _depth, _loops, _bar = False, 0, {}, None
     #: the shared :class:`CleanPass` (set by :func:`plan_for`; None: each graph runs its own)
     clean = None
     _runner, _calls, _promote = None, 0, False
@@ -638,7 +642,7 @@ class _Graph:
 
     def __call__(self, x, units, *rest):
         plan = self.plan
-        plan._reporting, plan._depth, plan._loops = self.report, 0, 0
+        plan._reporting, plan._depth, plan._loops = self.report, 0, {}
         try:
             return plan._run(x, units, *rest)
         finally:

@@ -101,7 +101,7 @@ def integrated_gradients(ctx, steps=Int(32, lo=1), baseline=Array(0.0),
         tolerance: when > 0, halve every interval (``steps`` new evaluations the first time, the
             old ones reused) until ``completeness_error ≤ tolerance · |S(x) − S(x₀)|`` or
             ``max_steps`` would be passed; each image stops at its own count. 0 (default):
-            ``steps`` intervals.
+            ``steps`` intervals. A progress bar counts the most points the call may evaluate.
         max_steps: the most intervals ``tolerance`` may reach (int ≥ 1).
     """
     x = ctx.x
@@ -115,10 +115,15 @@ def integrated_gradients(ctx, steps=Int(32, lo=1), baseline=Array(0.0),
         xs = base[None] + alpha[:, :, None, None, None] * diff[None]
         return ctx.on(tf.reshape(xs, tf.concat([[-1], shape[1:]], 0)))
 
-    def integral(total, alpha, weight, at_baseline=False):
+    # the most path points the call may evaluate (a refinement round adds as many as came
+    # before): the progress bar counts every pass over the path as a part of them
+    most = tf.where(tolerance > 0, tf.while_loop(lambda m: 2 * m <= max_steps, lambda m: (2 * m,),
+                                                 (tf.convert_to_tensor(steps),))[0], steps)
+
+    def integral(total, alpha, weight, at_baseline=False, done=0):
         """``Σ_k weight(k) · ∂S/∂x`` at ``alpha(k)`` over ``k < total`` (``alpha``, ``weight``:
         ``(count, n)`` or ``(count, 1)`` for ``k`` ``(count,)``); with ``at_baseline``, also the
-        score ``(n,)`` at the point ``k = 0``, α = 0."""
+        score ``(n,)`` at the point ``k = 0``, α = 0. ``done``: path points before (progress)."""
         def chunk(start, count):
             k = tf.range(start, start + count)
             path = at(alpha(k))
@@ -129,18 +134,18 @@ def integrated_gradients(ctx, steps=Int(32, lo=1), baseline=Array(0.0),
             return mean, tf.reduce_sum(tf.reshape(path.scores, [count, -1])
                                        * tf.cast(k == 0, tf.float32)[:, None], axis=0)
 
-        return ctx.sum_chunks(chunk, total, (x, ctx.scores) if at_baseline else x)
+        return ctx.sum_chunks(chunk, total, (x, ctx.scores) if at_baseline else x,
+                              report=(done, most, "path"))
 
     def points(alpha, done):
-        """At the path points ``alpha`` ``(count, n)``: ``∂S/∂x`` ``(count, n, H, W, C)``,
-        ``dS/dα = Σ (x − x₀) · ∂S/∂x`` and ``S`` ``(count, n)``; ``done`` points came before
-        (for the progress bar)."""
+        """At the path points ``alpha`` ``(count, n)``: ``∂S/∂x`` ``(count, n, H, W, C)`` and ``S``
+        ``(count, n)``; ``done`` points came before (for the progress bar)."""
         def chunk(start, count):
             path = at(alpha[start:start + count])
-            g = tf.reshape(path.dx, tf.concat([[count], shape], 0))
-            return g, tf.reduce_sum(g * diff[None], axis=[2, 3, 4]), tf.reshape(path.scores, [count, -1])
+            return (tf.reshape(path.dx, tf.concat([[count], shape], 0)),
+                    tf.reshape(path.scores, [count, -1]))
 
-        return ctx.concat_chunks(chunk, tf.shape(alpha)[0], outputs=3, report=(done, steps))
+        return ctx.concat_chunks(chunk, tf.shape(alpha)[0], outputs=2, report=(done, most, "path"))
 
     # the last point, α = 1, is x itself: its gradient and score are the clean pass's, which every
     # method runs; the path adds the others (after the clean pass: run beside it, the path's first
@@ -154,8 +159,7 @@ def integrated_gradients(ctx, steps=Int(32, lo=1), baseline=Array(0.0),
             mean += ctx.dx * (0.5 / m)
             grid = tf.cast(tf.range(steps + 1), tf.float32)[None] / m  # (1, steps + 1)
         else:
-            grid, mean, at_baseline = adaptive_trapezoid(points, ctx.dx, tf.reduce_sum(ctx.dx * diff, [1, 2, 3]),
-                                                         ctx.scores, diff, steps)
+            grid, mean, at_baseline = adaptive_trapezoid(points, ctx.dx, ctx.scores, diff, steps)
     change = ctx.scores - at_baseline  # S(x) − S(x₀), from no extra pass
 
     def error(mean_grad):
@@ -181,7 +185,7 @@ def integrated_gradients(ctx, steps=Int(32, lo=1), baseline=Array(0.0),
             lo, h, j = sub(k)
             return lo + (2 * j + 1) * h / half
 
-        finer = mean / 2 + integral(m, alpha, lambda k: sub(k)[1] / half)
+        finer = mean / 2 + integral(m, alpha, lambda k: sub(k)[1] / half, done=m)
         todo = err > limit
         return (2 * m, tf.where(todo[:, None, None, None], finer, mean),
                 tf.where(todo, error(finer), err), tf.where(todo, 2 * m, used))
@@ -200,7 +204,7 @@ def integrated_gradients(ctx, steps=Int(32, lo=1), baseline=Array(0.0),
 SCORE_SHARE = 0.25
 
 
-def adaptive_trapezoid(points, grad_end, slope_end, score_end, diff, steps):
+def adaptive_trapezoid(points, grad_end, score_end, diff, steps):
     """The trapezoidal rule on a grid of ``steps`` intervals of [0, 1] refined where it errs.
 
     Each evaluation gives, at its point α, ``∂S/∂x``, the score ``S`` and its slope ``S' = Σ (x −
@@ -221,8 +225,8 @@ def adaptive_trapezoid(points, grad_end, slope_end, score_end, diff, steps):
     the size of the quantity, so that among them the widest goes first.
 
     Args:
-        points: ``alpha (count, n), done → (∂S/∂x (count, n, H, W, C), S' (count, n), S (count, n))``.
-        grad_end, slope_end, score_end: ``∂S/∂x`` ``(n, H, W, C)``, ``S'`` and ``S`` ``(n,)`` at α = 1.
+        points: ``alpha (count, n), done → (∂S/∂x (count, n, H, W, C), S (count, n))``.
+        grad_end, score_end: ``∂S/∂x`` ``(n, H, W, C)`` and ``S`` ``(n,)`` at α = 1.
         diff: ``x − x₀`` ``(n, H, W, C)``.
         steps: int32 scalar ≥ 1.
 
@@ -237,12 +241,15 @@ def adaptive_trapezoid(points, grad_end, slope_end, score_end, diff, steps):
     def norm(t):  # ‖(x − x₀) t‖₂ per image: t (n, H, W, C) → (n,)
         return tf.sqrt(tf.reduce_sum(tf.square(diff * t), axis=[1, 2, 3]))
 
+    def slope_at(g):  # S' = Σ (x − x₀) ∂S/∂x per image: g (n, H, W, C) → (n,)
+        return tf.reduce_sum(g * diff, axis=[1, 2, 3])
+
     size_end = norm(grad_end)
     # point slots: 0 … steps − 1 in the order computed (slot 0: α = 0), slot steps: α = 1; a slot
     # not yet computed has α = 2, which sorts after 1. Per slot (steps + 1, n): α, S', S and
     # ‖(x − x₀)(∂S/∂x(next point) − ∂S/∂x(slot))‖; ∂S/∂x per (slot, image), element slot · n + image
     alpha = tf.concat([tf.fill([steps, n], 2.0), tf.ones([1, n])], 0)
-    slope = tf.concat([tf.zeros([steps, n]), slope_end[None]], 0)
+    slope = tf.concat([tf.zeros([steps, n]), slope_at(grad_end)[None]], 0)
     score = tf.concat([tf.zeros([steps, n]), score_end[None]], 0)
     change = tf.zeros([steps + 1, n])
     grads = tf.TensorArray(tf.float32, size=(steps + 1) * n, element_shape=grad_end.shape[1:])
@@ -278,7 +285,7 @@ def adaptive_trapezoid(points, grad_end, slope_end, score_end, diff, steps):
         new = tf.cond(done == 0,
                       lambda: tf.tile(tf.cast(tf.range(first), tf.float32)[:, None] / tf.cast(first, tf.float32), [1, n]),
                       lambda: bisections(alpha, slope, score, change, count))
-        g, d, s = points(new, done)
+        g, s = points(new, done)
         slots = tf.broadcast_to((done + tf.range(count))[:, None], [count, n])
         alpha = tf.tensor_scatter_nd_update(alpha, pairs(slots), tf.reshape(new, [-1]))
         grads = grads.scatter(tf.reshape(slots * n + images, [-1]), tf.reshape(g, tf.concat([[-1], tf.shape(g)[2:]], 0)))
@@ -289,20 +296,21 @@ def adaptive_trapezoid(points, grad_end, slope_end, score_end, diff, steps):
         left, right = (tf.transpose(tf.gather(order, tf.transpose(at), batch_dims=1))
                        for at in (tf.maximum(place - 1, 0), place + 1))
 
-        def changes(j, to_left, to_right):  # point by point: two neighbours' gradients at a time
+        def changes(j, to_left, to_right, slopes):  # point by point: two neighbours' gradients at a time
             gj = g[j]
             return (j + 1, to_left.write(j, norm(gj - grads.gather(left[j] * n + images))),
-                    to_right.write(j, norm(grads.gather(right[j] * n + images) - gj)))
+                    to_right.write(j, norm(grads.gather(right[j] * n + images) - gj)),
+                    slopes.write(j, slope_at(gj)))
 
-        _, to_left, to_right = tf.while_loop(
+        _, to_left, to_right, slopes = tf.while_loop(
             lambda j, *_: j < count, changes,
-            (tf.constant(0), tf.TensorArray(tf.float32, size=count), tf.TensorArray(tf.float32, size=count)),
+            (tf.constant(0),) + tuple(tf.TensorArray(tf.float32, size=count) for _ in range(3)),
             parallel_iterations=1)
         # the left neighbours' intervals, then the new points' own: in the first round a slot is
         # both (and the point α = 0 its own left neighbour, with 0), so the second write decides
         change = tf.tensor_scatter_nd_update(change, pairs(left), tf.reshape(to_left.stack(), [-1]))
         change = tf.tensor_scatter_nd_update(change, pairs(slots), tf.reshape(to_right.stack(), [-1]))
-        return (done + count, alpha, tf.tensor_scatter_nd_update(slope, pairs(slots), tf.reshape(d, [-1])),
+        return (done + count, alpha, tf.tensor_scatter_nd_update(slope, pairs(slots), tf.reshape(slopes.stack(), [-1])),
                 tf.tensor_scatter_nd_update(score, pairs(slots), tf.reshape(s, [-1])), change, grads)
 
     _, alpha, slope, score, change, grads = tf.while_loop(
