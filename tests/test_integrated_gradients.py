@@ -289,3 +289,48 @@ def test_the_model_runs_on_the_path_points_only(options, points):
     exp = kerasviz.explain(model, x, "integrated_gradients", target=[0, 2], **options)
     assert CountRows.rows == points * len(x)
     assert exp.info["steps"].tolist() == [points - 1] * 2
+
+
+class ImagesSeen(keras.layers.Layer):
+    """An identity layer that records, for every forward pass it runs in, which images its rows
+    come from. Image i has channel 1 = (i + 1) × channel 0 at every pixel, a ratio every path
+    point ``α x`` (baseline 0) keeps; rows with α = 0 name no image."""
+    passes = []
+
+    def call(self, x):
+        def add(v):
+            ratio = v[:, 0, 0, 1] / np.where(v[:, 0, 0, 0] > 0, v[:, 0, 0, 0], np.nan)
+            ImagesSeen.passes.append({int(round(r)) - 1 for r in ratio if np.isfinite(r)})
+            return np.int32(0)
+
+        tick = tf.numpy_function(add, [x], tf.int32, stateful=True)
+        with tf.control_dependencies([tick]):
+            return tf.identity(x)
+
+
+def test_a_chunk_takes_no_more_images_than_the_adaptive_rules_gradients_may_hold(monkeypatch):
+    """The adaptive rule keeps ``steps + 1`` gradients per image until its chunk ends; a chunk
+    takes at most as many images as fit ``HELD_BYTES`` of them (here 2 of 5, below
+    ``batch_size``), so its memory no longer grows with ``steps`` × ``batch_size``. The uniform
+    rule keeps none: its chunk is ``batch_size`` images. Each image's result does not depend on
+    the images beside it (to float32 rounding of the batched convolutions)."""
+    from kerasviz.methods import base
+
+    i = keras.Input((6, 6, 3))
+    h = keras.layers.Conv2D(4, 3, activation="relu", name="c1")(ImagesSeen(name="seen")(i))
+    h = keras.layers.GlobalAveragePooling2D()(h)
+    model = keras.Model(i, keras.layers.Dense(3, name="out")(h), name="ig_held")
+    x = images(5, size=6) + 0.5
+    x[..., 1] = x[..., 0] * np.arange(1, 6)[:, None, None]
+    steps, per_image = 8, (8 + 1) * 4 * 6 * 6 * 3
+    free = kerasviz.explain(model, x, "integrated_gradients", steps=steps, target=1)
+    monkeypatch.setattr(base, "HELD_BYTES", 2 * per_image + per_image // 2)
+    for rule, most in (("adaptive", 2), ("uniform", 5)):
+        ImagesSeen.passes = []
+        exp = kerasviz.explain(model, x, "integrated_gradients", steps=steps, target=1, rule=rule)
+        assert max(len(p) for p in ImagesSeen.passes) == most
+        if rule == "adaptive":
+            assert set().union(*ImagesSeen.passes) == set(range(5))
+            np.testing.assert_allclose(exp.grads, free.grads, rtol=0,
+                                       atol=1e-5 * np.abs(free.grads).max())
+            np.testing.assert_array_equal(exp.info["steps"], [steps] * 5)

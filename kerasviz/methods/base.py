@@ -36,6 +36,10 @@ INFO = "info:"
 
 #: Model evaluations per graph step (images × samples); bounds memory. ``explain(batch_size=)``.
 DEFAULT_BATCH_SIZE = 16
+#: The most memory a chunk of images may keep for a method's whole call beyond its model
+#: evaluations (:attr:`kerasviz.methods.registry.Method.held`): a chunk takes fewer than
+#: ``batch_size`` images where more would keep more (at least one image).
+HELD_BYTES = 2 ** 30
 
 
 @dataclass
@@ -520,16 +524,18 @@ class Plan:
         units = np.zeros(n, np.int32) if units is None else np.asarray(units, np.int32)
         values = [tf.constant(self.method.specs[k].as_input(options[k])) for k in self.inputs]
         extra = list(extra or [])
+        held = self.method.held(options, self.input_shape) if self.method.held else 0
+        chunk = int(min(self.batch_size, max(1, HELD_BYTES // max(held, 1))))
         with tf.device(device):
             if not _progress.wanted(progress):
-                out = self._in_chunks(self._route(), x, units, extra, values)
+                out = self._in_chunks(self._route(), x, units, extra, values, chunk)
                 return check_maps(self, out, x, extra)
             if self._with_ticks is None:  # a second graph, only for calls that show a bar
                 self._with_ticks = tf.function(_Graph(self, report=True), autograph=False,
                                                input_signature=self._signature)
             self._bar = CallProgress(n, self.method.name, progress)
             try:
-                out = self._in_chunks(self._with_ticks, x, units, extra, values)
+                out = self._in_chunks(self._with_ticks, x, units, extra, values, chunk)
             finally:
                 self._bar = self._bar.close()
             return check_maps(self, out, x, extra)
@@ -600,22 +606,21 @@ class Plan:
             self._bar.tick(int(loop), int(done), int(total))
         return np.int32(0)
 
-    def _in_chunks(self, fn, x, units, extra, values=()) -> dict:
-        """``fn`` (a compiled graph returning a dict) on chunks of ``batch_size`` images; its
-        outputs as numpy arrays of N rows, filled chunk by chunk (peak memory ≈ results + one
-        chunk)."""
-        n = len(x)
-        if n <= self.batch_size and self._bar is None:  # one chunk: no slices, no copies
+    def _in_chunks(self, fn, x, units, extra, values=(), chunk: int | None = None) -> dict:
+        """``fn`` (a compiled graph returning a dict) on chunks of ``chunk`` images (default
+        ``batch_size``); its outputs as numpy arrays of N rows, filled chunk by chunk (peak
+        memory ≈ results + one chunk)."""
+        n, chunk = len(x), chunk or self.batch_size
+        if n <= chunk and self._bar is None:  # one chunk: no slices, no copies
             part = fn(as_tensor(x, tf.float32), as_tensor(units, tf.int32),
                       *[tf.constant(e) for e in extra], *values)
             return {k: v.numpy() for k, v in part.items()}
         out: dict[str, np.ndarray] = {}
-        for s in range(0, n, self.batch_size):
+        for s in range(0, n, chunk):
             if self._bar is not None:
-                self._bar.chunk(s, min(self.batch_size, n - s))
-            part = fn(as_tensor(x[s:s + self.batch_size], tf.float32),
-                      as_tensor(units[s:s + self.batch_size], tf.int32),
-                      *[tf.constant(e[s:s + self.batch_size]) for e in extra], *values)
+                self._bar.chunk(s, min(chunk, n - s))
+            part = fn(as_tensor(x[s:s + chunk], tf.float32), as_tensor(units[s:s + chunk], tf.int32),
+                      *[tf.constant(e[s:s + chunk]) for e in extra], *values)
             for k, v in part.items():
                 v = v.numpy()
                 if k not in out:

@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasviz.methods import registry
+from kerasviz.methods.gradients import path_gradients_kept
 from kerasviz.methods.options import Array, Int
 from kerasviz.methods.registry import register
 
@@ -35,7 +36,7 @@ def gaussian_blur(images, sigma: float):
     return tf.nn.depthwise_conv2d(out, cols, [1, 1, 1, 1], "SAME")
 
 
-@register("gradcam_ig", uses_layer=True, postprocess="pixel",
+@register("gradcam_ig", uses_layer=True, postprocess="pixel", held=path_gradients_kept,
           doc="Grad-CAM × lightly blurred |integrated gradients|: Guided Grad-CAM with a pixel "
               "factor that passes the sanity checks (kerasviz)")
 def gradcam_ig(ctx, steps=Int(32, lo=1), baseline=Array(0.0)):

@@ -26,6 +26,8 @@ References:
 """
 from __future__ import annotations
 
+import math
+
 import tensorflow as tf
 
 from kerasviz.errors import ArgumentError
@@ -65,7 +67,15 @@ def _steps_within_max(values):
             f"Expected max_steps >= steps: raise max_steps or lower steps.")
 
 
-@register("integrated_gradients", uses_layer=False, relation=_steps_within_max,
+def path_gradients_kept(values, input_shape) -> int:
+    """Bytes the adaptive rule keeps per image: every path point's gradient, ``steps + 1``
+    float32 arrays shaped like one input (:attr:`kerasviz.methods.registry.Method.held`)."""
+    if values.get("rule", "adaptive") == "uniform":
+        return 0
+    return (int(values["steps"]) + 1) * 4 * math.prod(input_shape)
+
+
+@register("integrated_gradients", uses_layer=False, relation=_steps_within_max, held=path_gradients_kept,
           doc="Integrated gradients: gradients along the path from a baseline, × (input − baseline) "
               "(Sundararajan et al. 2017)")
 def integrated_gradients(ctx, steps=Int(32, lo=1), baseline=Array(0.0),
@@ -89,9 +99,10 @@ def integrated_gradients(ctx, steps=Int(32, lo=1), baseline=Array(0.0),
     ``steps // 4`` equal intervals and bisects, in rounds of ``steps // 8`` points (at least 1), the
     intervals of largest error, per image, until it has ``steps`` intervals. It keeps each
     point's gradient ``(H, W, C)`` until the end, as the trapezoid weights of a point change when
-    its neighbours come: ``steps + 1`` input-sized arrays per image of a chunk (``batch_size``
-    images). ``rule="uniform"``: ``steps`` equal intervals, whose memory does not grow with
-    ``steps``.
+    its neighbours come: ``steps + 1`` input-sized arrays per image of a chunk (a chunk takes at
+    most ``batch_size`` images, and fewer where their arrays would pass
+    :data:`~kerasviz.methods.base.HELD_BYTES`). ``rule="uniform"``: ``steps`` equal intervals,
+    whose memory does not grow with ``steps``.
 
     Args:
         steps: intervals of the path integral (int ≥ 1).

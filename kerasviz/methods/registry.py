@@ -45,6 +45,10 @@ class Method:
             refused for it.
         relation: ``f(values) -> None`` checking options against each other (every value, defaults
             filled in), raising :class:`kerasviz.ArgumentError`; None when there is nothing to check.
+        held: ``f(values, input_shape) -> bytes`` that the method keeps per image until a chunk of
+            images ends, beyond the model evaluations that ``batch_size`` bounds (integrated
+            gradients' adaptive rule keeps every path point's gradient); a chunk then takes at
+            most as many images as fit :data:`kerasviz.methods.base.HELD_BYTES`. None: nothing.
     """
     name: str
     fn: Callable
@@ -55,6 +59,7 @@ class Method:
     key: Any = None
     scored: bool = True
     relation: Callable | None = None
+    held: Callable | None = None
 
     def __post_init__(self):
         if self.key is None:
@@ -123,7 +128,8 @@ def specs_of(fn: Callable) -> dict:
 
 
 def register(name: str, *, uses_layer: bool, doc: str, postprocess: Any = None,
-             scored: bool | None = None, relation: Callable | None = None):
+             scored: bool | None = None, relation: Callable | None = None,
+             held: Callable | None = None):
     """Decorator registering ``fn(ctx, **options)`` (or a :class:`Method`, e.g. one made by
     :func:`kerasviz.methods.smooth`) as method ``name``.
 
@@ -136,6 +142,7 @@ def register(name: str, *, uses_layer: bool, doc: str, postprocess: Any = None,
         scored: False when the map does not read the target's score (see :class:`Method`);
             default True (a :class:`Method`'s own value).
         relation: a check of the options against each other (see :class:`Method`).
+        held: the memory kept per image until a chunk ends (see :class:`Method`).
     """
     if not isinstance(uses_layer, bool) or not isinstance(scored, (bool, type(None))) or not (postprocess is None or callable(postprocess)
                                                 or postprocess in POSTPROCESS):
@@ -148,11 +155,12 @@ def register(name: str, *, uses_layer: bool, doc: str, postprocess: Any = None,
             _REGISTRY[name] = replace(fn, name=name, doc=doc, uses_layer=uses_layer,
                                       postprocess=rule, key=(name, fn.key),
                                       scored=fn.scored if scored is None else scored,
-                                      relation=relation or fn.relation)
+                                      relation=relation or fn.relation, held=held or fn.held)
         else:
             rule = postprocess or ("cam" if uses_layer else "pixel")
             _REGISTRY[name] = Method(name, fn, doc, uses_layer, rule, specs_of(fn),
-                                     scored=True if scored is None else scored, relation=relation)
+                                     scored=True if scored is None else scored, relation=relation,
+                                     held=held)
         return fn
 
     return deco
