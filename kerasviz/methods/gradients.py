@@ -275,6 +275,10 @@ def adaptive_trapezoid(points, grad_end, score_end, diff, steps):
     def pairs(slots):  # (count, n) slots → (count · n, 2) (slot, image) indices
         return tf.reshape(tf.stack([slots, tf.broadcast_to(images, tf.shape(slots))], -1), [-1, 2])
 
+    def per_image(t, columns):  # t[image, columns[j, image]]: t (n, m), columns (count, n) → (count, n)
+        # (gathered, not transposed: oneDNN logs an error for every graph transposing int32)
+        return tf.gather_nd(t, tf.stack([tf.broadcast_to(images, tf.shape(columns)), columns], -1))
+
     def bisections(alpha, slope, score, change, count):  # the midpoints to add (count, n)
         order = by_alpha(alpha)
         a, d, s, v = (sorted_(order, t) for t in (alpha, slope, score, change))
@@ -303,9 +307,8 @@ def adaptive_trapezoid(points, grad_end, score_end, diff, steps):
 
         # each new point's neighbours in α (the point α = 0 is its own left one)
         order = by_alpha(alpha)
-        place = tf.transpose(tf.gather(tf.argsort(order, axis=1), tf.transpose(slots), batch_dims=1))
-        left, right = (tf.transpose(tf.gather(order, tf.transpose(at), batch_dims=1))
-                       for at in (tf.maximum(place - 1, 0), place + 1))
+        place = per_image(tf.argsort(order, axis=1), slots)
+        left, right = per_image(order, tf.maximum(place - 1, 0)), per_image(order, place + 1)
 
         def changes(j, to_left, to_right, slopes):  # point by point: two neighbours' gradients at a time
             gj = g[j]
