@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import time
@@ -36,6 +35,7 @@ def main(argv=None) -> int:
 
     import kerasviz
     from kerasviz.methods import base
+    from kerasviz.methods.gradients import path_gradients_kept
 
     model = kerasviz.load_model(args.model)
     size = model.input_shape[1:3]
@@ -54,10 +54,10 @@ def main(argv=None) -> int:
     rows = []
     for steps in (int(s) for s in args.steps.split(",")):
         for label, rule, cap in variants:
-            kept = (steps + 1) * 4 * math.prod(x.shape[1:]) if rule == "adaptive" else 0
-            chunk = min(args.images, base.DEFAULT_BATCH_SIZE, max(1, cap // max(kept, 1)))
+            kept = path_gradients_kept(dict(steps=steps, rule=rule), x.shape[1:])
             base.HELD_BYTES = cap
             try:
+                chunk = min(args.images, base.images_per_chunk(base.DEFAULT_BATCH_SIZE, kept))
                 tf.config.experimental.reset_memory_stats("CPU:0")
                 before = tf.config.experimental.get_memory_info("CPU:0")["current"]
                 t0 = time.perf_counter()

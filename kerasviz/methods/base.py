@@ -42,6 +42,17 @@ DEFAULT_BATCH_SIZE = 16
 HELD_BYTES = 2 ** 30
 
 
+def images_per_chunk(batch_size: int, held: int) -> int:
+    """Images a chunk takes when a method keeps ``held`` bytes per image until the chunk ends:
+    ``batch_size`` when ``batch_size`` images fit :data:`HELD_BYTES` (or ``held`` is 0), else as
+    many as fit (at least 1), lowered so that the chunk's passes, ``batch_size // images``
+    evaluations per image, stay about as full (16 with room for 6 → 5 images × 3 = 15)."""
+    room = max(1, HELD_BYTES // held) if held > 0 else batch_size
+    if room >= batch_size:
+        return batch_size
+    return batch_size // -(-batch_size // room)
+
+
 @dataclass
 class Result:
     """What a method function returns (tensors, batch first). Make it with :meth:`Context.cam`
@@ -331,7 +342,8 @@ class Context:
         loop (chunks in flight: :data:`LOOP_OVERLAP`). ``report=(done, of)``: a progress bar
         counts this loop's items as ``done + …`` of ``of`` (for a loop run several times, each
         run a part of one task); default ``(0, total)``. ``report=(done, of, task)``: loops that
-        name the same ``task`` (a string) count into one share of the bar, as one loop."""
+        name the same ``task`` (any hashable, e.g. an ``object()`` made once per call) count into
+        one share of the bar, as one loop."""
         step = self.step(scale)
         tas = tuple(tf.TensorArray(tf.float32, size=0, dynamic_size=True, infer_shape=False)
                     for _ in range(outputs))
@@ -426,7 +438,7 @@ class Plan:
     # depth and the loops that report (task → loop number); while running, the call's progress
     # bar (see _tick).
     score, saved_model = "logit", None
-    _reporting, _depth, _loops, _bar = False, 0, {}, None
+    _reporting, _depth, _loops, _bar = False, 0, None, None
     #: the shared :class:`CleanPass` (set by :func:`plan_for`; None: each graph runs its own)
     clean = None
     _runner, _calls, _promote = None, 0, False
@@ -507,10 +519,11 @@ class Plan:
     def __call__(self, x: np.ndarray, units: np.ndarray | None, progress: bool | None = None,
                  extra: list | None = None, options: dict | None = None,
                  device: str | None = None) -> dict:
-        """Run on a batch ``x`` ``float32 (N, H, W, C)`` in chunks of ``batch_size`` images
-        (``extra``: arrays for the model's other inputs, N rows each; ``options``: the method's
-        checked option values, see :meth:`Method.check`; ``device``: a TensorFlow device such as
-        ``"GPU:0"``, None for TensorFlow's placement).
+        """Run on a batch ``x`` ``float32 (N, H, W, C)`` in chunks of ``batch_size`` images, or
+        fewer where the method keeps memory per image (:func:`images_per_chunk`). ``extra``:
+        arrays for the model's other inputs, N rows each; ``options``: the method's checked option
+        values, see :meth:`Method.check`; ``device``: a TensorFlow device such as ``"GPU:0"``,
+        None for TensorFlow's placement.
 
         Maps that are NaN / Inf, or whose target score is, are set to 0, and an empty map (all 0)
         gives one :class:`~kerasviz.errors.ExplanationWarning` per call (see :func:`check_maps`).
@@ -524,8 +537,8 @@ class Plan:
         units = np.zeros(n, np.int32) if units is None else np.asarray(units, np.int32)
         values = [tf.constant(self.method.specs[k].as_input(options[k])) for k in self.inputs]
         extra = list(extra or [])
-        held = self.method.held(options, self.input_shape) if self.method.held else 0
-        chunk = int(min(self.batch_size, max(1, HELD_BYTES // max(held, 1))))
+        chunk = images_per_chunk(self.batch_size, self.method.held(options, self.input_shape)
+                                 if self.method.held else 0)
         with tf.device(device):
             if not _progress.wanted(progress):
                 out = self._in_chunks(self._route(), x, units, extra, values, chunk)

@@ -203,15 +203,15 @@ def channel_groups(a, groups: int, iterations: int = 10):
                 + tf.reduce_sum(tf.square(centres), -1)[:, None])
 
     def farthest(i, nearest, chosen):  # add the channel farthest from the chosen ones
-        pick = tf.argmax(nearest, 1, output_type=tf.int32)
-        d = dist(tf.gather(f, pick, batch_dims=1)[:, None])[..., 0]
-        return i + 1, tf.minimum(nearest, d), chosen.write(i, pick)
+        centre = tf.gather(f, tf.argmax(nearest, 1, output_type=tf.int32), batch_dims=1)  # (n, h·w)
+        d = dist(centre[:, None])[..., 0]
+        return i + 1, tf.minimum(nearest, d), chosen.write(i, centre)
 
     # above every distance (≤ 4 max |f|²), so the first pick is the map of largest norm
     nearest = sq + 4.0 * tf.reduce_max(sq, 1, keepdims=True) + 1.0
-    start = (tf.constant(0), nearest, tf.TensorArray(tf.int32, size=groups))
+    start = (tf.constant(0), nearest, tf.TensorArray(tf.float32, size=groups))
     _, _, chosen = tf.while_loop(lambda i, *_: i < groups, farthest, start)
-    centres = tf.gather(f, tf.transpose(chosen.stack()), batch_dims=1)  # (n, g, h·w)
+    centres = tf.transpose(chosen.stack(), [1, 0, 2])  # (n, g, h·w)
     for _ in range(iterations):
         onehot = tf.one_hot(tf.argmin(dist(centres), -1), groups)  # (n, k, g)
         count = tf.reduce_sum(onehot, 1)[..., None]  # (n, g, 1)

@@ -31,6 +31,7 @@ import math
 import tensorflow as tf
 
 from kerasviz.errors import ArgumentError
+from kerasviz.methods import registry
 from kerasviz.methods.options import Array, Choice, Float, Int
 from kerasviz.methods.registry import register
 from kerasviz.methods.tunnel import smooth
@@ -70,17 +71,17 @@ def _steps_within_max(values):
 def path_gradients_kept(values, input_shape) -> int:
     """Bytes the adaptive rule keeps per image: every path point's gradient, ``steps + 1``
     float32 arrays shaped like one input (:attr:`kerasviz.methods.registry.Method.held`)."""
-    if values.get("rule", "adaptive") == "uniform":
-        return 0
+    if values.get("rule", registry.get("integrated_gradients").specs["rule"].default) == "uniform":
+        return 0  # gradcam_ig has no rule option: it runs integrated gradients' default
     return (int(values["steps"]) + 1) * 4 * math.prod(input_shape)
 
 
 @register("integrated_gradients", uses_layer=False, relation=_steps_within_max, held=path_gradients_kept,
           doc="Integrated gradients: gradients along the path from a baseline, × (input − baseline) "
               "(Sundararajan et al. 2017)")
-def integrated_gradients(ctx, steps=Int(32, lo=1), baseline=Array(0.0),
+def integrated_gradients(ctx, steps=Int(32, lo=1, hi=2 ** 30), baseline=Array(0.0),
                          rule=Choice("adaptive", ("adaptive", "uniform")),
-                         tolerance=Float(0.0, lo=0.0), max_steps=Int(1024, lo=1)):
+                         tolerance=Float(0.0, lo=0.0), max_steps=Int(1024, lo=1, hi=2 ** 30)):
     """``grads = (x − x₀) · ∫₀¹ ∂S/∂x(x₀ + α(x − x₀)) dα`` by the trapezoidal rule on ``steps``
     intervals of the path (``steps + 1`` gradient evaluations, batched in chunks: a graph loop;
     the last, α = 1, is the clean pass every method runs).
@@ -101,8 +102,9 @@ def integrated_gradients(ctx, steps=Int(32, lo=1), baseline=Array(0.0),
     point's gradient ``(H, W, C)`` until the end, as the trapezoid weights of a point change when
     its neighbours come: ``steps + 1`` input-sized arrays per image of a chunk (a chunk takes at
     most ``batch_size`` images, and fewer where their arrays would pass
-    :data:`~kerasviz.methods.base.HELD_BYTES`). ``rule="uniform"``: ``steps`` equal intervals,
-    whose memory does not grow with ``steps``.
+    :data:`~kerasviz.methods.base.HELD_BYTES`; not inside the noise tunnel, whose passes hold
+    samples). ``rule="uniform"``: ``steps`` equal intervals, whose memory does not grow with
+    ``steps``.
 
     Args:
         steps: intervals of the path integral (int ≥ 1).
@@ -127,9 +129,10 @@ def integrated_gradients(ctx, steps=Int(32, lo=1), baseline=Array(0.0),
         return ctx.on(tf.reshape(xs, tf.concat([[-1], shape[1:]], 0)))
 
     # the most path points the call may evaluate (a refinement round adds as many as came
-    # before): the progress bar counts every pass over the path as a part of them
-    most = tf.where(tolerance > 0, tf.while_loop(lambda m: 2 * m <= max_steps, lambda m: (2 * m,),
+    # before): the progress bar counts every pass over this call's path as a part of them
+    most = tf.where(tolerance > 0, tf.while_loop(lambda m: m <= max_steps // 2, lambda m: (2 * m,),
                                                  (tf.convert_to_tensor(steps),))[0], steps)
+    entry = object()  # this call's entry in the progress bar: every pass over its path counts into it
 
     def integral(total, alpha, weight, at_baseline=False, done=0):
         """``Σ_k weight(k) · ∂S/∂x`` at ``alpha(k)`` over ``k < total`` (``alpha``, ``weight``:
@@ -146,7 +149,7 @@ def integrated_gradients(ctx, steps=Int(32, lo=1), baseline=Array(0.0),
                                        * tf.cast(k == 0, tf.float32)[:, None], axis=0)
 
         return ctx.sum_chunks(chunk, total, (x, ctx.scores) if at_baseline else x,
-                              report=(done, most, "path"))
+                              report=(done, most, entry))
 
     def points(alpha, done):
         """At the path points ``alpha`` ``(count, n)``: ``∂S/∂x`` ``(count, n, H, W, C)`` and ``S``
@@ -156,7 +159,7 @@ def integrated_gradients(ctx, steps=Int(32, lo=1), baseline=Array(0.0),
             return (tf.reshape(path.dx, tf.concat([[count], shape], 0)),
                     tf.reshape(path.scores, [count, -1]))
 
-        return ctx.concat_chunks(chunk, tf.shape(alpha)[0], outputs=2, report=(done, most, "path"))
+        return ctx.concat_chunks(chunk, tf.shape(alpha)[0], outputs=2, report=(done, most, entry))
 
     # the last point, α = 1, is x itself: its gradient and score are the clean pass's, which every
     # method runs; the path adds the others (after the clean pass: run beside it, the path's first
@@ -202,7 +205,7 @@ def integrated_gradients(ctx, steps=Int(32, lo=1), baseline=Array(0.0),
                 tf.where(todo, error(finer), err), tf.where(todo, 2 * m, used))
 
     def more(m, mean, err, used):
-        return (tolerance > 0) & (2 * m <= max_steps) & tf.reduce_any(err > limit)
+        return (tolerance > 0) & (m <= max_steps // 2) & tf.reduce_any(err > limit)
 
     _, mean, err, used = tf.while_loop(more, refine, (tf.convert_to_tensor(steps), mean, err, used))
     result = ctx.pixels(diff * mean, reduce="sum")
@@ -218,8 +221,8 @@ SCORE_SHARE = 0.25
 def adaptive_trapezoid(points, grad_end, score_end, diff, steps):
     """The trapezoidal rule on a grid of ``steps`` intervals of [0, 1] refined where it errs.
 
-    Each evaluation gives, at its point α, ``∂S/∂x``, the score ``S`` and its slope ``S' = Σ (x −
-    x₀) ∂S/∂x``; two errors of an interval [a, b] of width ``h`` follow at no extra cost:
+    Each evaluation gives, at its point α, ``∂S/∂x`` and the score ``S``, hence its slope ``S' = Σ
+    (x − x₀) ∂S/∂x``; two errors of an interval [a, b] of width ``h`` follow at no extra cost:
 
     * the score's, ``|h/2 (S'(a) + S'(b)) − (S(b) − S(a))|``: exactly what the interval adds to
       the completeness error;
