@@ -107,3 +107,24 @@ def test_quiet_calls_never_build_the_reporting_graph(make_tiny_cnn, make_images)
     kerasviz.explain(model, x, "smoothgrad", samples=4, progress=False)
     plans = list(base._PLANS.get(model).values())
     assert plans and all(p._with_ticks is None for p in plans)
+
+
+# the passes over the path of 4 intervals before any refinement: the uniform rule's 4 points
+# in one pass (8 evaluations for 2 images = batch_size); the adaptive rule's 1 interval
+# (steps // 4: its point α = 0), then 3 bisections of one point each, one pass each
+@pytest.mark.parametrize("rule,passes", [("uniform", [4]), ("adaptive", [1, 2, 3, 4])])
+def test_a_tolerance_met_sooner_ends_the_chunk_of_images_at_its_share(
+        recorder, make_tiny_cnn, make_images, rule, passes):
+    """Two images in one chunk and a tolerance both meet with the first ``steps`` intervals:
+    the bar counts the most points the call may evaluate (4 → 32 intervals: 32 points an
+    image), so a pass that has evaluated k points of each image stands at 2 · k/32 of the
+    bar's 2; then, with no refinement round run, the bar jumps to the end of the chunk, 2."""
+    model, x = make_tiny_cnn(), make_images(2)
+    options = dict(steps=4, rule=rule, tolerance=1e6, max_steps=32, batch_size=8)
+    shown = kerasviz.explain(model, x, "integrated_gradients", progress=True, **options)
+    assert shown.info["steps"].tolist() == [4, 4]  # the tolerance was met: no round added points
+    (bar,) = recorder.made
+    assert bar.total == 2 and bar.closed
+    assert bar.positions == pytest.approx([2 * k / 32 for k in passes] + [2])
+    quiet = kerasviz.explain(model, x, "integrated_gradients", progress=False, **options)
+    np.testing.assert_array_equal(shown.maps, quiet.maps)
