@@ -25,8 +25,8 @@ model, its promotion to one graph) before the warm rounds. *warm* = median (and 
 ``--repeat`` interleaved rounds (more, up to :data:`MAX_ROUNDS`, for cells cheaper than
 ``--round-s`` a round): in each round each tool is called once, in a rotated order, so that
 the load of the (shared) machine affects them alike. *peak MiB* = the largest rise of
-TensorFlow's CPU allocator peak (``tf.config.experimental.get_memory_info("CPU:0")``, reset
-before each call) above its level at the call's start, over the warm calls: the tensors a call
+TensorFlow's allocator peak (``tf.config.experimental.get_memory_info("CPU:0")``, ``"GPU:0"``
+when TensorFlow sees a GPU; reset before each call) above its level at the call's start, over the warm calls: the tensors a call
 allocates, not the process's resident memory (which TensorFlow's and malloc's caching make
 monotonic within a process; the process's ``ru_maxrss`` is recorded per model in the JSON).
 
@@ -336,8 +336,10 @@ def tf_keras_vis_tool(model, name: str, options: dict, layer: str):
 # ---------------------------------------------------------------------------------------------
 # measuring
 # ---------------------------------------------------------------------------------------------
-def memory_mib(tf) -> tuple[float, float]:
-    info = tf.config.experimental.get_memory_info("CPU:0")
+def memory_mib(tf, device: str = "CPU:0") -> tuple[float, float]:
+    """``(current, peak)`` MiB of TensorFlow's allocator on ``device`` (``"GPU:0"`` on a GPU
+    machine, where the work and its tensors go)."""
+    info = tf.config.experimental.get_memory_info(device)
     return info["current"] / 2**20, info["peak"] / 2**20
 
 
@@ -453,12 +455,16 @@ def main(argv=None) -> int:
     if args.no_tf_keras_vis:
         tfkv_version = None
 
+    gpus = tf.config.list_physical_devices("GPU")
+    mem_device = "GPU:0" if gpus else "CPU:0"  # where the work and its tensors go
     info = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine(),
             "load_average_before": load_before,
             "versions": {"kerasviz": kerasviz.__version__, "tensorflow": tf.__version__,
                          "keras": keras.__version__, "tf_keras_vis": tfkv_version,
                          "numpy": np.__version__},
-            "gpu": bool(tf.config.list_physical_devices("GPU")),
+            "gpu": bool(gpus),
+            "gpu_names": [tf.config.experimental.get_device_details(g).get("device_name", g.name)
+                          for g in gpus],
             "options": {"models": model_names, "methods": method_names, "batches": batches,
                         "repeat": repeat, "round_s": args.round_s, "max_cell_s": args.max_cell_s, "atol": args.atol,
                         "light": {k: v for k, v in LIGHT.items() if k in method_names},
@@ -466,13 +472,14 @@ def main(argv=None) -> int:
                                       "samples/channels/path points the same way",
                         "target": "each image's top class", "inputs": "kerasviz.datasets.shapes "
                         "images at the model's input size, preprocessed for the model"},
-            "memory": "peak MiB = max over warm calls of (TF CPU allocator peak after the call "
-                      "- its current bytes before it), tf.config.experimental.get_memory_info",
+            "memory": f"peak MiB = max over warm calls of (TF {mem_device} allocator peak after "
+                      "the call - its current bytes before it), tf.config.experimental.get_memory_info",
             "models": {}, "rows": []}
     m = info["machine"]
     print(f"# benchmarks/run.py — {info['date']}; {m['cpu']}, {m['cores']} cores, "
           f"load average {load_before[0]:.2f}; kerasviz {kerasviz.__version__}, TensorFlow "
-          f"{tf.__version__}, Keras {keras.__version__}, tf-keras-vis {tfkv_version}", flush=True)
+          f"{tf.__version__}, Keras {keras.__version__}, tf-keras-vis {tfkv_version}; "
+          f"GPU: {', '.join(info['gpu_names']) or 'none'}", flush=True)
     print(f"# light options {info['options']['light']}; warm = median (min) of {repeat} "
           f"interleaved rounds; cells estimated over {args.max_cell_s:.0f} s skipped", flush=True)
 
@@ -571,12 +578,12 @@ def main(argv=None) -> int:
                 peak = {t: 0.0 for t in order}
                 for r in range(rounds):
                     for tool in order[r % len(order):] + order[:r % len(order)]:
-                        tf.config.experimental.reset_memory_stats("CPU:0")
-                        before = memory_mib(tf)[0]
+                        tf.config.experimental.reset_memory_stats(mem_device)
+                        before = memory_mib(tf, mem_device)[0]
                         t0 = time.perf_counter()
                         runs[tool]()
                         warm[tool].append((time.perf_counter() - t0) * 1000)
-                        peak[tool] = max(peak[tool], memory_mib(tf)[1] - before)
+                        peak[tool] = max(peak[tool], memory_mib(tf, mem_device)[1] - before)
                 for tool in order:
                     row[f"{tool}_warm_ms"] = statistics.median(warm[tool])
                     row[f"{tool}_warm_min_ms"] = min(warm[tool])
