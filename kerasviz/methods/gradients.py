@@ -107,7 +107,8 @@ def integrated_gradients(ctx, steps=Int(32, lo=1, hi=2 ** 30), baseline=Array(0.
     ``steps``.
 
     Args:
-        steps: intervals of the path integral (int ≥ 1).
+        steps: intervals of the path integral (int in [1, 2³⁰]: step counts are int32, and a
+            refinement round doubles them).
         baseline: ``x₀``, a finite number or an array broadcastable to one input ``(H, W, C)``,
             in model-input space (after preprocessing).
         rule: ``"adaptive"`` (default) or ``"uniform"`` (above).
@@ -115,7 +116,7 @@ def integrated_gradients(ctx, steps=Int(32, lo=1, hi=2 ** 30), baseline=Array(0.
             old ones reused) until ``completeness_error ≤ tolerance · |S(x) − S(x₀)|`` or
             ``max_steps`` would be passed; each image stops at its own count. 0 (default):
             ``steps`` intervals. A progress bar counts the most points the call may evaluate.
-        max_steps: the most intervals ``tolerance`` may reach (int ≥ 1).
+        max_steps: the most intervals ``tolerance`` may reach (int in [1, 2³⁰]).
     """
     x = ctx.x
     base = tf.broadcast_to(tf.cast(baseline, tf.float32), tf.shape(x))
