@@ -25,8 +25,8 @@ model, its promotion to one graph) before the warm rounds. *warm* = median (and 
 ``--repeat`` interleaved rounds (more, up to :data:`MAX_ROUNDS`, for cells cheaper than
 ``--round-s`` a round): in each round each tool is called once, in a rotated order, so that
 the load of the (shared) machine affects them alike. *peak MiB* = the largest rise of
-TensorFlow's allocator peak (``tf.config.experimental.get_memory_info("CPU:0")``, ``"GPU:0"``
-when TensorFlow sees a GPU; reset before each call) above its level at the call's start, over the warm calls: the tensors a call
+TensorFlow's allocator peak (``tf.config.experimental.get_memory_info``, :func:`allocator`:
+``"CPU:0"``, or ``"GPU:0"`` when TensorFlow sees a GPU; reset before each call) above its level at the call's start, over the warm calls: the tensors a call
 allocates, not the process's resident memory (which TensorFlow's and malloc's caching make
 monotonic within a process; the process's ``ru_maxrss`` is recorded per model in the JSON).
 
@@ -336,6 +336,12 @@ def tf_keras_vis_tool(model, name: str, options: dict, layer: str):
 # ---------------------------------------------------------------------------------------------
 # measuring
 # ---------------------------------------------------------------------------------------------
+def allocator(tf) -> str:
+    """The device whose allocator holds a call's tensors: ``"GPU:0"`` when TensorFlow sees a GPU
+    (the work goes there), else ``"CPU:0"``."""
+    return "GPU:0" if tf.config.list_physical_devices("GPU") else "CPU:0"
+
+
 def memory_mib(tf, device: str = "CPU:0") -> tuple[float, float]:
     """``(current, peak)`` MiB of TensorFlow's allocator on ``device`` (``"GPU:0"`` on a GPU
     machine, where the work and its tensors go)."""
@@ -456,7 +462,7 @@ def main(argv=None) -> int:
         tfkv_version = None
 
     gpus = tf.config.list_physical_devices("GPU")
-    mem_device = "GPU:0" if gpus else "CPU:0"  # where the work and its tensors go
+    mem_device = allocator(tf)
     info = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine(),
             "load_average_before": load_before,
             "versions": {"kerasviz": kerasviz.__version__, "tensorflow": tf.__version__,

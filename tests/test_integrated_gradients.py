@@ -312,6 +312,25 @@ class ImagesSeen(keras.layers.Layer):
             return tf.identity(x)
 
 
+@pytest.mark.parametrize("batch_size,room,images", [
+    (16, 6, 5), (16, 2, 2), (16, 16, 16), (16, 100, 16), (16, 0, 1), (1, 0, 1), (1, 3, 1), (8, 3, 2),
+    (32, 10, 8)])
+def test_images_per_chunk_fits_the_budget_and_keeps_passes_full(monkeypatch, batch_size, room, images):
+    """``room`` images' worth of held bytes fit ``HELD_BYTES`` (0: not even one). A chunk takes
+    ``batch_size`` images when they fit, else at most ``room`` (at least 1), lowered to
+    ``batch_size // ceil(batch_size / room)``: then each image's ``batch_size // images`` path
+    points a pass fill it about as well (16 with room 6: 5 images × 3 = 15, where 6 would give
+    6 × 2 = 12)."""
+    from kerasviz.methods import base
+
+    held = 1000
+    monkeypatch.setattr(base, "HELD_BYTES", room * held + held // 2)
+    got = base.images_per_chunk(batch_size, held)
+    assert got == images
+    assert 1 <= got <= max(1, min(batch_size, room))
+    assert base.images_per_chunk(batch_size, 0) == batch_size  # nothing held: no cap
+
+
 @pytest.mark.parametrize("method,options,most", [
     ("integrated_gradients", dict(rule="adaptive"), 2), ("integrated_gradients", dict(rule="uniform"), 5),
     ("gradcam_ig", dict(layer="c1"), 2)])  # gradcam_ig runs the adaptive rule
@@ -321,27 +340,29 @@ def test_a_chunk_takes_no_more_images_than_the_adaptive_rules_gradients_may_hold
     takes at most as many images as fit ``HELD_BYTES`` of them (here 2 of 5, below
     ``batch_size``), so its memory does not grow with ``steps`` × ``batch_size``. The uniform
     rule keeps none: its chunk is ``batch_size`` images. On a linear model ``∂S/∂x`` is the
-    same at every path point, so each image's attributions are ``x · ∂S/∂x`` exactly: images
-    put in the wrong rows would show."""
+    same at every path point, so each image's attributions are ``x · ∂S/∂x`` exactly; each
+    image explains another output unit (another ``∂S/∂x``) and has other pixels, so images or
+    gradients put in the wrong rows would show."""
     from kerasviz.methods import base
 
     i = keras.Input((6, 6, 3))
     h = keras.layers.Conv2D(4, 3, name="c1")(ImagesSeen(name="seen")(i))
     h = keras.layers.GlobalAveragePooling2D()(h)
-    model = keras.Model(i, keras.layers.Dense(3, name="out")(h), name="ig_held")
+    model = keras.Model(i, keras.layers.Dense(5, name="out")(h), name="ig_held")
     x = images(5, size=6) + 0.5
     x[..., 1] = x[..., 0] * np.arange(1, 6)[:, None, None]
     steps = 8
     monkeypatch.setattr(base, "HELD_BYTES", int(2.5 * (steps + 1) * 4 * 6 * 6 * 3))
     ImagesSeen.passes = []
-    exp = kerasviz.explain(model, x, method, steps=steps, target=1, **options)
+    units = [3, 0, 4, 1, 2]
+    exp = kerasviz.explain(model, x, method, steps=steps, target=units, **options)
     assert max(len(p) for p in ImagesSeen.passes) == most
     assert set().union(*ImagesSeen.passes) == set(range(5))
     if method == "integrated_gradients":
         xt = tf.constant(x)
         with tf.GradientTape() as tape:
             tape.watch(xt)
-            score = tf.reduce_sum(model(xt)[:, 1])
+            score = tf.reduce_sum(tf.gather(model(xt), units, batch_dims=1))
         reference = x * tape.gradient(score, xt).numpy()
         # the trapezoid weights sum to 1; float32 sums of ≤ 9 equal gradients, each from a
         # backward pass of sums of ≤ 36 products: relative rounding ~1e-6

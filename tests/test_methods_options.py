@@ -12,6 +12,8 @@ ROWS = [  # method, options, message (regex)
     ("smoothgrad", dict(samples=2.5), r"samples must be an integer ≥ 1\. Received: samples=2\.5\."),
     ("integrated_gradients", dict(steps=-2), r"steps must be an integer in \[1, 1073741824\]\. Received: steps=-2\."),
     ("integrated_gradients", dict(steps=0), r"steps must be an integer in \[1, 1073741824\]\. Received: steps=0\."),
+    ("integrated_gradients", dict(steps=2 ** 30 + 1), r"steps must be an integer in \[1, 1073741824\]\. Received: steps=1073741825\."),
+    ("gradcam_ig", dict(steps=2 ** 31 - 1), r"steps must be an integer in \[1, 1073741824\]\. Received: steps=2147483647\."),
     ("integrated_gradients", dict(baseline=float("nan")), r"baseline must be finite .*1 non-finite"),
     ("integrated_gradients", dict(baseline="zero"), r"baseline must be a number or an array"),
     ("smoothgrad", dict(seed="abc"),

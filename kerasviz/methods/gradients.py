@@ -129,9 +129,12 @@ def integrated_gradients(ctx, steps=Int(32, lo=1, hi=2 ** 30), baseline=Array(0.
         xs = base[None] + alpha[:, :, None, None, None] * diff[None]
         return ctx.on(tf.reshape(xs, tf.concat([[-1], shape[1:]], 0)))
 
+    def can_double(m):  # a refinement round doubles the intervals, m → 2m, within max_steps
+        return m <= max_steps // 2  # (2 * m could wrap int32)
+
     # the most path points the call may evaluate (a refinement round adds as many as came
     # before): the progress bar counts every pass over this call's path as a part of them
-    most = tf.where(tolerance > 0, tf.while_loop(lambda m: m <= max_steps // 2, lambda m: (2 * m,),
+    most = tf.where(tolerance > 0, tf.while_loop(can_double, lambda m: (2 * m,),
                                                  (tf.convert_to_tensor(steps),))[0], steps)
     entry = object()  # this call's entry in the progress bar: every pass over its path counts into it
 
@@ -206,7 +209,7 @@ def integrated_gradients(ctx, steps=Int(32, lo=1, hi=2 ** 30), baseline=Array(0.
                 tf.where(todo, error(finer), err), tf.where(todo, 2 * m, used))
 
     def more(m, mean, err, used):
-        return (tolerance > 0) & (m <= max_steps // 2) & tf.reduce_any(err > limit)
+        return (tolerance > 0) & can_double(m) & tf.reduce_any(err > limit)
 
     _, mean, err, used = tf.while_loop(more, refine, (tf.convert_to_tensor(steps), mean, err, used))
     result = ctx.pixels(diff * mean, reduce="sum")
