@@ -5,8 +5,9 @@ point's gradient until its chunk of images ends, so a chunk takes at most as man
 One process, one model, the same images, rows side by side: the uniform rule, the adaptive rule
 as shipped, and the adaptive rule with chunks of ``batch_size`` images whatever they keep (the
 code before the cap: ``HELD_BYTES`` set to 2⁶²). *peak MiB* is the most TensorFlow's allocator
-(the CPU's, or the GPU's when TensorFlow sees one: ``run.allocator``) held above its level at the start of the call (reset before it): the tensors a call
-allocates, not the process's resident memory. Each variant is traced first on one image.
+(the CPU's, or the GPU's when TensorFlow sees one: ``run.allocator``) held above its level at
+the start of the call (reset before it): the tensors a call allocates, not the process's
+resident memory. Each variant is traced first on one image.
 
     python benchmarks/bench_ig_memory.py                          # EfficientNet-Lite0, 16 images
     python benchmarks/bench_ig_memory.py --model shapes --steps 32,512 --json out.json

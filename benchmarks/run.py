@@ -26,9 +26,10 @@ model, its promotion to one graph) before the warm rounds. *warm* = median (and 
 ``--round-s`` a round): in each round each tool is called once, in a rotated order, so that
 the load of the (shared) machine affects them alike. *peak MiB* = the largest rise of
 TensorFlow's allocator peak (``tf.config.experimental.get_memory_info``, :func:`allocator`:
-``"CPU:0"``, or ``"GPU:0"`` when TensorFlow sees a GPU; reset before each call) above its level at the call's start, over the warm calls: the tensors a call
-allocates, not the process's resident memory (which TensorFlow's and malloc's caching make
-monotonic within a process; the process's ``ru_maxrss`` is recorded per model in the JSON).
+``"CPU:0"``, or ``"GPU:0"`` when TensorFlow sees a GPU; reset before each call) above its level
+at the call's start, over the warm calls: the tensors a call allocates, not the process's
+resident memory (which TensorFlow's and malloc's caching make monotonic within a process; the
+process's ``ru_maxrss`` is recorded per model in the JSON).
 
 Usage::
 
@@ -342,7 +343,7 @@ def allocator(tf) -> str:
     return "GPU:0" if tf.config.list_physical_devices("GPU") else "CPU:0"
 
 
-def memory_mib(tf, device: str = "CPU:0") -> tuple[float, float]:
+def memory_mib(tf, device: str) -> tuple[float, float]:
     """``(current, peak)`` MiB of TensorFlow's allocator on ``device`` (``"GPU:0"`` on a GPU
     machine, where the work and its tensors go)."""
     info = tf.config.experimental.get_memory_info(device)

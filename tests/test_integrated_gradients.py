@@ -325,10 +325,25 @@ def test_images_per_chunk_fits_the_budget_and_keeps_passes_full(monkeypatch, bat
 
     held = 1000
     monkeypatch.setattr(base, "HELD_BYTES", room * held + held // 2)
-    got = base.images_per_chunk(batch_size, held)
-    assert got == images
-    assert 1 <= got <= max(1, min(batch_size, room))
+    assert base.images_per_chunk(batch_size, held) == images
     assert base.images_per_chunk(batch_size, 0) == batch_size  # nothing held: no cap
+
+
+def test_images_per_chunk_is_the_fewest_points_per_image_that_fit(monkeypatch):
+    """Against the rule written as a search, for every batch size 1–40 and room 0–45 (room 0:
+    one image still runs): the fewest path points per image ``k`` (1, 2, …) with which the
+    room's images fill a pass (``k · room ≥ batch_size``), and then as many images of ``k``
+    points as a pass holds, ``batch_size // k`` (≤ room, since ``k ≥ batch_size / room``)."""
+    from kerasviz.methods import base
+
+    held = 1000
+    for room in range(46):
+        monkeypatch.setattr(base, "HELD_BYTES", room * held + held // 2)
+        for batch_size in range(1, 41):
+            k = next(k for k in range(1, batch_size + 1) if k * max(room, 1) >= batch_size)
+            got = base.images_per_chunk(batch_size, held)
+            assert got == batch_size // k, (batch_size, room)
+            assert 1 <= got <= max(room, 1), (batch_size, room)
 
 
 @pytest.mark.parametrize("method,options,most", [

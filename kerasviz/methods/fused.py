@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasviz.methods import registry
-from kerasviz.methods.gradients import path_gradients_kept
+from kerasviz.methods.gradients import MAX_STEPS, path_gradients_kept
 from kerasviz.methods.options import Array, Int
 from kerasviz.methods.registry import register
 
@@ -39,7 +39,7 @@ def gaussian_blur(images, sigma: float):
 @register("gradcam_ig", uses_layer=True, postprocess="pixel", held=path_gradients_kept,
           doc="Grad-CAM × lightly blurred |integrated gradients|: Guided Grad-CAM with a pixel "
               "factor that passes the sanity checks (kerasviz)")
-def gradcam_ig(ctx, steps=Int(32, lo=1, hi=2 ** 30), baseline=Array(0.0)):
+def gradcam_ig(ctx, steps=Int(32, lo=1, hi=MAX_STEPS), baseline=Array(0.0)):
     """``grads = G · blur_σ(|IG_c|)`` with ``G`` the ``gradcam`` map (CAM rule: ReLU, bilinear
     resize, min-max) and ``IG_c`` integrated gradients' per-channel attribution (``steps``,
     ``baseline`` as there), σ = :data:`BLUR_SIGMA_PER_PIXEL` × the input's width; map

@@ -68,6 +68,11 @@ def _steps_within_max(values):
             f"Expected max_steps >= steps: raise max_steps or lower steps.")
 
 
+#: The most ``steps`` / ``max_steps`` integrated gradients accepts: step counts are int32, and a
+#: refinement round doubles them (``2 · 2³⁰`` would wrap).
+MAX_STEPS = 2 ** 30
+
+
 def path_gradients_kept(values, input_shape) -> int:
     """Bytes the adaptive rule keeps per image: every path point's gradient, ``steps + 1``
     float32 arrays shaped like one input (:attr:`kerasviz.methods.registry.Method.held`)."""
@@ -79,9 +84,9 @@ def path_gradients_kept(values, input_shape) -> int:
 @register("integrated_gradients", uses_layer=False, relation=_steps_within_max, held=path_gradients_kept,
           doc="Integrated gradients: gradients along the path from a baseline, × (input − baseline) "
               "(Sundararajan et al. 2017)")
-def integrated_gradients(ctx, steps=Int(32, lo=1, hi=2 ** 30), baseline=Array(0.0),
+def integrated_gradients(ctx, steps=Int(32, lo=1, hi=MAX_STEPS), baseline=Array(0.0),
                          rule=Choice("adaptive", ("adaptive", "uniform")),
-                         tolerance=Float(0.0, lo=0.0), max_steps=Int(1024, lo=1, hi=2 ** 30)):
+                         tolerance=Float(0.0, lo=0.0), max_steps=Int(1024, lo=1, hi=MAX_STEPS)):
     """``grads = (x − x₀) · ∫₀¹ ∂S/∂x(x₀ + α(x − x₀)) dα`` by the trapezoidal rule on ``steps``
     intervals of the path (``steps + 1`` gradient evaluations, batched in chunks: a graph loop;
     the last, α = 1, is the clean pass every method runs).
@@ -107,8 +112,7 @@ def integrated_gradients(ctx, steps=Int(32, lo=1, hi=2 ** 30), baseline=Array(0.
     ``steps``.
 
     Args:
-        steps: intervals of the path integral (int in [1, 2³⁰]: step counts are int32, and a
-            refinement round doubles them).
+        steps: intervals of the path integral (int in [1, :data:`MAX_STEPS`]).
         baseline: ``x₀``, a finite number or an array broadcastable to one input ``(H, W, C)``,
             in model-input space (after preprocessing).
         rule: ``"adaptive"`` (default) or ``"uniform"`` (above).
@@ -116,7 +120,7 @@ def integrated_gradients(ctx, steps=Int(32, lo=1, hi=2 ** 30), baseline=Array(0.
             old ones reused) until ``completeness_error ≤ tolerance · |S(x) − S(x₀)|`` or
             ``max_steps`` would be passed; each image stops at its own count. 0 (default):
             ``steps`` intervals. A progress bar counts the most points the call may evaluate.
-        max_steps: the most intervals ``tolerance`` may reach (int in [1, 2³⁰]).
+        max_steps: the most intervals ``tolerance`` may reach (int in [1, :data:`MAX_STEPS`]).
     """
     x = ctx.x
     base = tf.broadcast_to(tf.cast(baseline, tf.float32), tf.shape(x))
